@@ -1,0 +1,79 @@
+"""Numerical comparison with a report that fits on one screen.
+
+``assert_matches`` passes when ``|actual - expected| <= atol + rtol * |expected|`` everywhere, like
+``torch.testing.assert_close``, but it runs only in the trusted process, refuses constant outputs where
+the expected one varies (an all-zero answer must not pass an absolute tolerance), and records the largest
+error of the test for its report.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pytest_diffchallenge import figures
+
+FIRST_MISMATCHES_SHOWN = 5
+
+
+class MismatchError(AssertionError):
+    """The submission's output differs from the oracle's."""
+
+
+def _fail(name: str, lines: list[str]):
+    raise MismatchError("\n".join([f"{name}: does not match the expected output", *lines]))
+
+
+def assert_matches(actual, expected: torch.Tensor, *, rtol: float, atol: float, name: str = "output",
+                   check_dtype: bool = True) -> None:
+    if not isinstance(actual, torch.Tensor):
+        _fail(name, [f"  expected a tensor, got {type(actual).__name__}"])
+    if actual.shape != expected.shape:
+        _fail(name, [f"  shape {tuple(actual.shape)} != expected {tuple(expected.shape)}"])
+    if check_dtype and actual.dtype != expected.dtype:
+        _fail(name, [f"  dtype {actual.dtype} != expected {expected.dtype}"])
+    got = actual.detach().to("cpu", torch.float64)
+    want = expected.detach().to("cpu", torch.float64)
+    lines = []
+
+    got_nonfinite, want_nonfinite = ~torch.isfinite(got), ~torch.isfinite(want)
+    bad_nonfinite = got_nonfinite != want_nonfinite
+    both_nonfinite = got_nonfinite & want_nonfinite
+    bad_nonfinite |= both_nonfinite & ~((got == want) | (got.isnan() & want.isnan()))
+    if bad_nonfinite.any():
+        lines.append(f"  NaN/inf where not expected (or missing): {int(bad_nonfinite.sum())} elements "
+                     f"(NaN in output: {int(got.isnan().sum())}, inf in output: {int(got.isinf().sum())})")
+
+    finite = ~(got_nonfinite | want_nonfinite)
+    error = torch.where(finite, (got - want).abs(), torch.zeros_like(got))
+    allowed = atol + rtol * want.abs()
+    mismatch = (finite & (error > allowed)) | bad_nonfinite
+    max_abs = float(error.max()) if error.numel() else 0.0
+    scale = float(want[finite].abs().max()) if finite.any() else 0.0
+    max_rel = max_abs / scale if scale else (0.0 if max_abs == 0 else float("inf"))
+    figures.record_max("max_abs_error", max_abs)
+    figures.record_max("max_rel_error", max_rel)
+
+    if got.numel() > 1 and finite.all() and bool((got == got.flatten()[0]).all()) \
+            and not bool((want == want.flatten()[0]).all()):
+        _fail(name, [f"  output is constant ({float(got.flatten()[0]):.6g}) but the expected output varies"])
+    if mismatch.any():
+        count = int(mismatch.sum())
+        lines.insert(0, f"  {count} of {got.numel()} elements differ ({100 * count / got.numel():.2f}%); "
+                        f"tolerance atol={atol:g}, rtol={rtol:g}")
+        lines.append(f"  max abs error {max_abs:.3g}, relative to the expected scale {max_rel:.3g}")
+        lines.append("  first mismatches (index: got vs expected):")
+        for index in mismatch.nonzero()[:FIRST_MISMATCHES_SHOWN].tolist():
+            lines.append(f"    {tuple(index)}: {float(got[tuple(index)]):.6g} vs {float(want[tuple(index)]):.6g}")
+        _fail(name, lines)
+
+
+def assert_same_keys(actual: dict, expected: dict, *, name: str = "state dict") -> None:
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    if missing or extra:
+        lines = [f"{name}: keys differ"]
+        if missing:
+            lines.append(f"  missing ({len(missing)}): {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        if extra:
+            lines.append(f"  unexpected ({len(extra)}): {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}")
+        raise MismatchError("\n".join(lines))

@@ -1,0 +1,88 @@
+"""Tiny diffusers models built from configs with seeded random weights: no download, ever.
+
+Tests (trusted side) and probes (worker side) build the same recipe with the same seed and get
+bitwise identical models on the same machine. Never compare against outputs stored from another
+machine: fp32 initialisation differs between CPU instruction sets.
+"""
+
+from __future__ import annotations
+
+import torch
+
+TEXT_DIM = 32
+TOKENIZER_LENGTH = 77
+
+
+def _seeded(seed: int):
+    torch.manual_seed(seed)
+
+
+def tiny_unet(seed: int = 0, *, sdxl: bool = False, dtype=torch.float32):
+    from diffusers import UNet2DConditionModel
+
+    _seeded(seed)
+    config = dict(block_out_channels=(32, 64), layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
+                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=TEXT_DIM, norm_num_groups=32)
+    if sdxl:
+        config.update(attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+                      addition_embed_type="text_time", addition_time_embed_dim=8,
+                      projection_class_embeddings_input_dim=80, cross_attention_dim=64)
+    unet = UNet2DConditionModel(**config).eval()
+    return unet if dtype == torch.float32 else unet.to(dtype)
+
+
+def tiny_vae(seed: int = 0):
+    from diffusers import AutoencoderKL
+
+    _seeded(seed)
+    return AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
+                         down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                         up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), sample_size=32).eval()
+
+
+def tiny_tokenizer():
+    """A byte-level CLIP tokenizer with one merge, built in code (transformers 5 wants merges as tuples)."""
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    characters = list(bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(characters)}
+    vocab.update({c + "</w>": i + len(characters) for i, c in enumerate(characters)})
+    vocab["th"] = len(vocab)
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[("t", "h")], model_max_length=TOKENIZER_LENGTH)
+
+
+def tiny_text_encoder(seed: int = 0, tokenizer=None, *, hidden_size: int = TEXT_DIM, projection_dim: int | None = None):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tokenizer = tokenizer or tiny_tokenizer()
+    _seeded(seed)
+    config = CLIPTextConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=tokenizer.pad_token_id, hidden_size=hidden_size, intermediate_size=37,
+                            layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
+                            vocab_size=len(tokenizer), max_position_embeddings=TOKENIZER_LENGTH,
+                            projection_dim=projection_dim or hidden_size)
+    model_class = CLIPTextModelWithProjection if projection_dim else CLIPTextModel
+    return model_class(config).eval()
+
+
+def tiny_sd_pipeline(seed: int = 0, scheduler=None):
+    """A complete StableDiffusionPipeline, 1.4 M UNet parameters, no safety checker."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    tokenizer = tiny_tokenizer()
+    pipeline = StableDiffusionPipeline(
+        unet=tiny_unet(seed), vae=tiny_vae(seed + 1), text_encoder=tiny_text_encoder(seed + 2, tokenizer),
+        tokenizer=tokenizer, scheduler=scheduler or DDIMScheduler(steps_offset=1, clip_sample=False),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def seeded_randn(shape, seed: int, dtype=torch.float32, scale: float = 1.0) -> torch.Tensor:
+    """Random normal data drawn in fp64 (identical on every CPU instruction set), then cast."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype)

@@ -1,0 +1,304 @@
+"""The trusted side of a worker: spawn it, send it requests, enforce time and memory, clean up.
+
+Every way a worker can go wrong becomes a ``SubmissionFault``, an AssertionError, so the test it happened
+in fails with a message that says what happened. Nothing the worker sends is executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_diffchallenge import wire
+from pytest_diffchallenge.memory import format_size
+
+STARTUP_SECONDS = 120
+POLL_SECONDS = 0.05
+LOG_TAIL_CHARS = 1500
+PR_SET_CHILD_SUBREAPER = 36
+MAX_SUBMISSION_BYTES = 10 * 1024**2
+
+
+class SubmissionFault(AssertionError):
+    """The submission, not the grader, went wrong: the test fails and says why."""
+
+
+class SubmissionRaised(SubmissionFault):
+    def __init__(self, error: dict):
+        self.error = error
+        super().__init__(f"the submission raised {error.get('type')}: {error.get('message')}\n"
+                         f"{error.get('traceback', '')}".rstrip())
+
+
+class SubmissionTimedOut(SubmissionFault):
+    pass
+
+
+class SubmissionMemoryExceeded(SubmissionFault):
+    pass
+
+
+class WorkerDied(SubmissionFault):
+    pass
+
+
+class BadReply(SubmissionFault):
+    pass
+
+
+class WorkerStartFailed(RuntimeError):
+    """The worker could not start before any candidate code ran: the grader's fault, never a zero."""
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants of a worker are re-parented to this process, so none escapes clean-up."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def kill_orphans(spare: set[int]) -> None:
+    """Kill and reap children of this process that are not live workers (escaped grandchildren)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in spare:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            pid = int(entry.name)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def copy_submission(source: Path, target: Path) -> None:
+    """Copy regular files only: no symlinks out of the folder, nothing huge."""
+    total = 0
+    for path in sorted(source.rglob("*")):
+        if path.is_symlink() or not path.is_file() or "__pycache__" in path.parts:
+            continue
+        total += path.stat().st_size
+        if total > MAX_SUBMISSION_BYTES:
+            raise ValueError(f"submission is larger than {MAX_SUBMISSION_BYTES} bytes")
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class WorkerClient:
+    """One worker process running one solution (the candidate's, or the reference for timing)."""
+
+    live_pids: set[int] = set()
+
+    def __init__(self, *, solution_dir: Path, probes: Path, forbidden: list[str], device: str = "cpu",
+                 threads: int = 1, memory_limit: int = 0, label: str = "submission"):
+        self.solution_dir = Path(solution_dir)
+        self.probes = Path(probes)
+        self.forbidden = forbidden
+        self.device = device
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.label = label
+        self.deadline: float | None = None
+        self.time_limit: float | None = None
+        self.process: subprocess.Popen | None = None
+        self.workdir: Path | None = None
+        self.peak_rss = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="diffchallenge-worker-"))
+        submission = self.workdir / "submission"
+        submission.mkdir()
+        copy_submission(self.solution_dir, submission)
+        worker_read, client_write = os.pipe()
+        client_read, worker_write = os.pipe()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
+               "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
+               "HF_HUB_OFFLINE": "1", "HF_HOME": str(self.workdir / "hf"), "TRANSFORMERS_VERBOSITY": "error",
+               "DIFFUSERS_VERBOSITY": "error", "TQDM_DISABLE": "1"}
+        if "CUDA_VISIBLE_DEVICES" in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        address_space = max(4 * self.memory_limit, 16 * 1024**3) if self.memory_limit else 0
+        if self.device.startswith("cuda"):
+            address_space = 0  # the CUDA runtime reserves vast virtual ranges
+        command = [sys.executable, "-I", "-m", "pytest_diffchallenge.worker_process",
+                   "--submission", str(submission), "--probes", str(self.probes),
+                   "--forbidden", json.dumps(self.forbidden), "--device", self.device,
+                   "--threads", str(self.threads), "--read-fd", str(worker_read), "--write-fd", str(worker_write),
+                   "--address-space", str(address_space), "--max-processes", "256"]
+        with open(self.workdir / "worker.log", "wb") as log:
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            pass_fds=(worker_read, worker_write))
+        os.close(worker_read)
+        os.close(worker_write)
+        self.inbox, self.outbox = client_read, client_write
+        WorkerClient.live_pids.add(self.process.pid)
+        self.peak_rss = 0
+        try:
+            self._receive(time.monotonic() + STARTUP_SECONDS, what="start")
+        except SubmissionFault as fault:
+            raise WorkerStartFailed(f"the {self.label}'s worker could not start: {fault}") from None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.alive:
+            try:
+                os.write(self.outbox, wire.encode({"op": "exit"}))
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        WorkerClient.live_pids.discard(self.process.pid)
+        kill_orphans(WorkerClient.live_pids)
+        for fd in (self.inbox, self.outbox):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log_tail = self._log_tail()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.process = None
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.workdir / "worker.log").read_bytes()[-LOG_TAIL_CHARS:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return text.strip()
+
+    # -- requests ----------------------------------------------------------------------------------------
+    def prepare(self, probe: str, **kwargs) -> int:
+        return self._request({"op": "prepare", "probe": probe, "kwargs": kwargs})["handle"]
+
+    def run(self, handle: int, *, measure_memory: bool = False, discard: bool = False, release: bool = False):
+        return self._request({"op": "run", "handle": handle, "measure_memory": measure_memory,
+                              "discard": discard, "release": release})
+
+    def call(self, probe: str, *, measure_memory: bool = False, **kwargs) -> "Reply":
+        """Run a probe once; its result comes back as a ``Reply`` (dict access that fails the test if absent)."""
+        reply = self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory, release=True)
+        return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
+
+    def _request(self, request: dict) -> dict:
+        if not self.alive:
+            self.start()
+        try:
+            os.write(self.outbox, wire.encode(request))
+        except OSError:
+            self._died("while receiving a request")
+        reply = self._receive(self.deadline, what=request.get("probe", request["op"]))
+        if not reply.get("ok"):
+            error = reply.get("error")
+            raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
+        return reply
+
+    def _receive(self, deadline: float | None, what: str) -> dict:
+        buffer = bytearray()
+        needed = wire.HEADER.size
+        header = None
+        while len(buffer) < needed:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self._kill()
+                raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the "
+                                         f"{self.time_limit or STARTUP_SECONDS:g} s time limit; its worker was stopped")
+            rss = rss_bytes(self.process.pid)
+            self.peak_rss = max(self.peak_rss, rss)
+            if self.memory_limit and rss > self.memory_limit:
+                self._kill()
+                raise SubmissionMemoryExceeded(
+                    f"the {self.label}'s worker used {format_size(rss)} of resident memory, over its "
+                    f"{format_size(self.memory_limit)} limit, and was stopped")
+            ready, _, _ = select.select([self.inbox], [], [], POLL_SECONDS)
+            if not ready:
+                continue
+            chunk = os.read(self.inbox, min(1 << 20, needed - len(buffer)))
+            if not chunk:
+                self._died(f"during {what!r}")
+            buffer += chunk
+            if header is None and len(buffer) == wire.HEADER.size:
+                header = wire.HEADER.unpack(bytes(buffer))
+                if sum(header) > wire.MAX_FRAME_BYTES:
+                    self._kill()
+                    raise BadReply(f"the {self.label} sent a reply of {sum(header)} bytes, over the limit")
+                needed += sum(header)
+        text_len, _ = header
+        body = bytes(buffer[wire.HEADER.size:])
+        try:
+            reply = wire.decode(body[:text_len], body[text_len:])
+        except wire.WireError as error:
+            self._kill()
+            raise BadReply(f"the {self.label}'s worker sent malformed data: {error}") from None
+        if not isinstance(reply, dict):
+            self._kill()
+            raise BadReply(f"the {self.label}'s worker sent a reply that is not an object")
+        return reply
+
+    def _died(self, when: str):
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # it closed the channel but lives on
+            code = None
+        self._kill()
+        if code is None:
+            how = "closed its channel"
+        elif code < 0:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
+        tail = f"\nits last output:\n{self.log_tail}" if self.log_tail else ""
+        raise WorkerDied(f"the {self.label}'s worker {how} {when}{tail}")
+
+
+class Reply(dict):
+    """A probe's result. A missing key fails the test (the submission returned bad data), it is not an error."""
+
+    def __init__(self, result, *, peak_bytes: int | None, probe: str):
+        if not isinstance(result, dict):
+            raise BadReply(f"probe {probe!r} returned {type(result).__name__}, not a mapping of results")
+        super().__init__(result)
+        self.peak_bytes = peak_bytes
+        self.probe = probe
+
+    def __missing__(self, key):
+        raise BadReply(f"probe {self.probe!r} returned no {key!r}")
