@@ -1,0 +1,78 @@
+"""Grade one submission: run the challenge's tests under the plugin in a trusted pytest process.
+
+The pytest process compares, counts and writes ``results.json``; candidate code runs only in the
+worker that the plugin starts. This module never imports the submission.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from diffchallenge.bank import Challenge
+
+RESULTS_FILE = "results.json"
+LOG_FILE = "grader.log"
+SESSION_MARGIN_S = 300
+
+
+class GradingError(RuntimeError):
+    """The grader could not produce a verdict (an infrastructure fault; never a score of zero)."""
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    device: str = "cpu"
+    threads: int = os.cpu_count() or 1
+    public_only: bool = False
+
+
+def pytest_command(challenge: Challenge, submission: Path, results: Path, options: GradeOptions,
+                   reference: Path | None = None) -> list[str]:
+    tests = [challenge.public_tests] + ([] if options.public_only or not challenge.hidden_tests.exists()
+                                        else [challenge.hidden_tests])
+    command = [sys.executable, "-m", "pytest", *map(str, tests), "-q", "--no-header", "-p", "no:cacheprovider",
+               "--import-mode=importlib", "--rootdir", str(challenge.root), "-c", os.devnull,
+               "--submission", str(submission), "--diffchallenge-results", str(results),
+               "--diffchallenge-device", options.device, "--diffchallenge-threads", str(options.threads)]
+    if reference is not None:
+        command += ["--reference", str(reference)]
+    if options.public_only:
+        command.append("--public-only")
+    return command
+
+
+def session_limit(challenge: Challenge) -> float:
+    """Generous wall-clock limit for a whole grading session: every test at its limit, plus start-up."""
+    source = challenge.public_tests.read_text() + (challenge.hidden_tests.read_text()
+                                                   if challenge.hidden_tests.exists() else "")
+    return challenge.meta.limits.timeout_s * (source.count("def test_") + 4) * 2 + SESSION_MARGIN_S
+
+
+def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptions = GradeOptions(),
+          reference: Path | None = None) -> dict:
+    """Grade ``submission`` (a folder holding solution.py); write ``out/results.json`` and return it."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS_FILE
+    results.unlink(missing_ok=True)
+    env = {**os.environ, "DIFFCHALLENGE_SECRET": secrets.token_hex(16), "PYTHONDONTWRITEBYTECODE": "1",
+           "TQDM_DISABLE": "1"}
+    command = pytest_command(challenge, submission.resolve(), results.resolve(), options, reference)
+    with open(out / LOG_FILE, "wb") as log:
+        try:
+            process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     stdin=subprocess.DEVNULL, timeout=session_limit(challenge))
+        except subprocess.TimeoutExpired:
+            raise GradingError(f"grading {challenge.slug} did not finish in time; see {out / LOG_FILE}") from None
+    if not results.is_file():
+        tail = (out / LOG_FILE).read_text(errors="replace")[-2000:]
+        raise GradingError(f"pytest exited with code {process.returncode} and wrote no verdict:\n{tail}")
+    verdict = json.loads(results.read_text())
+    verdict["submission"] = str(submission)
+    results.write_text(json.dumps(verdict, indent=2))
+    return verdict
