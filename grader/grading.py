@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diffchallenge.bank import Challenge
+from pytest_diffchallenge.plugin import SECRET_FD_VARIABLE
 
 RESULTS_FILE = "results.json"
 LOG_FILE = "grader.log"
@@ -60,15 +61,20 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS_FILE
     results.unlink(missing_ok=True)
-    env = {**os.environ, "DIFFCHALLENGE_SECRET": secrets.token_hex(16), "PYTHONDONTWRITEBYTECODE": "1",
-           "TQDM_DISABLE": "1"}
+    # The secret goes through a pipe, not the environment: /proc/<pid>/environ would show it to workers.
+    secret_read, secret_write = os.pipe()
+    os.write(secret_write, secrets.token_hex(16).encode())
+    os.close(secret_write)
+    env = {**os.environ, SECRET_FD_VARIABLE: str(secret_read), "PYTHONDONTWRITEBYTECODE": "1", "TQDM_DISABLE": "1"}
     command = pytest_command(challenge, submission.resolve(), results.resolve(), options, reference)
     with open(out / LOG_FILE, "wb") as log:
         try:
-            process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+            process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, pass_fds=(secret_read,),
                                      stdin=subprocess.DEVNULL, timeout=session_limit(challenge))
         except subprocess.TimeoutExpired:
             raise GradingError(f"grading {challenge.slug} did not finish in time; see {out / LOG_FILE}") from None
+        finally:
+            os.close(secret_read)
     if not results.is_file():
         tail = (out / LOG_FILE).read_text(errors="replace")[-2000:]
         raise GradingError(f"pytest exited with code {process.returncode} and wrote no verdict:\n{tail}")

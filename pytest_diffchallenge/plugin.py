@@ -15,6 +15,7 @@ Markers:
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import math
@@ -39,6 +40,8 @@ BACKSTOP_MARGIN_S = 60  # pytest-timeout stops trusted code that hangs; the work
 RUNTIME_WARMUP = 2
 RUNTIME_REPEATS = 7
 MESSAGE_CHARS = 4000
+SECRET_FD_VARIABLE = "DIFFCHALLENGE_SECRET_FD"
+PR_SET_DUMPABLE = 4
 
 
 class GraderError(RuntimeError):
@@ -93,8 +96,7 @@ class Grading:
 
     def __init__(self, config):
         self.config = config
-        # The secret never reaches a worker: workers get an environment built from scratch.
-        self.secret = os.environ.pop("DIFFCHALLENGE_SECRET", None) or secrets.token_hex(16)
+        self.secret = read_secret()
         self.workers: dict[tuple[str, str], WorkerClient] = {}
         self.results: dict[str, TestResult] = {}
         self.challenges: dict[Path, object] = {}
@@ -412,6 +414,22 @@ def failure_message(excinfo) -> str:
     if excinfo.errisinstance(AssertionError) and str(excinfo.value):
         return str(excinfo.value)
     return excinfo.exconly()
+
+
+def read_secret() -> str:
+    """This run's secret, from the pipe the grader passed (else a fresh one).
+
+    It never reaches a worker: workers get an environment built from scratch, the secret is not in this
+    process's environment or command line, and this process is made non-dumpable so that a worker
+    running as another, non-root user cannot read its memory.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    descriptor = os.environ.pop(SECRET_FD_VARIABLE, None)
+    if descriptor is None:
+        return secrets.token_hex(16)
+    with os.fdopen(int(descriptor), "rb") as pipe:
+        return pipe.read().decode() or secrets.token_hex(16)
 
 
 def finite(measured: dict) -> dict:

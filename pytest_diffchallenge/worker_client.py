@@ -22,6 +22,7 @@ from pytest_diffchallenge import wire
 from pytest_diffchallenge.memory import format_size
 
 STARTUP_SECONDS = 120
+TIMEOUTS_BEFORE_GIVING_UP = 2  # a hanging submission costs at most this many time limits per session
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
 PR_SET_CHILD_SUBREAPER = 36
@@ -127,6 +128,7 @@ class WorkerClient:
         self.process: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.peak_rss = 0
+        self.timeouts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -220,6 +222,8 @@ class WorkerClient:
         return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
 
     def _request(self, request: dict) -> dict:
+        if self.timeouts >= TIMEOUTS_BEFORE_GIVING_UP:
+            raise SubmissionTimedOut(f"not run: the {self.label} already timed out in {self.timeouts} tests")
         if not self.alive:
             self.start()
         try:
@@ -240,6 +244,7 @@ class WorkerClient:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 self._kill()
+                self.timeouts += 1
                 raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the "
                                          f"{self.time_limit or STARTUP_SECONDS:g} s time limit; its worker was stopped")
             rss = rss_bytes(self.process.pid)

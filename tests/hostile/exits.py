@@ -1,0 +1,5 @@
+import os
+
+
+def scaled_sum(a, b, alpha):
+    os._exit(3)

@@ -1,0 +1,5 @@
+import torch
+
+
+def scaled_sum(a, b, alpha):
+    return torch.add(a, b, alpha=alpha)

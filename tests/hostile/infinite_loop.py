@@ -1,0 +1,3 @@
+def scaled_sum(a, b, alpha):
+    while True:
+        pass
