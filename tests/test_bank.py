@@ -1,0 +1,56 @@
+"""Metadata validation: every error names the file and the field."""
+
+import pytest
+
+from diffchallenge.bank import ChallengeFormatError, all_challenges, get_challenge, load_metadata, UnknownChallenge
+
+VALID = """
+slug = "x"
+title = "X"
+domain = "safety"
+difficulty = "hard"
+question = "Why is pickle unsafe?"
+points = 3
+edit = ["solution.py"]
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "challenge.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_metadata_loads_with_defaults(tmp_path):
+    meta = load_metadata(write(tmp_path, VALID))
+    assert (meta.slug, meta.points, meta.forbidden, meta.limits.timeout_s) == ("x", 3, [], 60.0)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('domain = "safety"', 'domain = "cooking"'), "field 'domain' must be one of"),
+    (lambda t: t.replace("points = 3", "points = -1"), "field 'points' must be positive"),
+    (lambda t: t.replace("points = 3", 'points = "3"'), "field 'points' must be int, got str"),
+    (lambda t: t.replace('title = "X"\n', ""), "missing required field 'title'"),
+    (lambda t: t + "colour = 1\n", "unknown field 'colour'"),
+    (lambda t: t + "[limits]\nworker_memory = \"lots\"\n", "not a memory size: 'lots'"),
+    (lambda t: t + "[limits]\nspeed = 2\n", "[limits]: unknown field 'speed'"),
+    (lambda t: t + "points = 4\n", "not valid TOML"),
+], ids=["domain", "negative points", "points type", "missing title", "unknown field", "bad size",
+        "unknown limit", "bad toml"])
+def test_errors_name_file_and_field(tmp_path, edit, message):
+    path = write(tmp_path, edit(VALID))
+    with pytest.raises(ChallengeFormatError) as error:
+        load_metadata(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_unknown_slug_lists_the_known_ones():
+    with pytest.raises(UnknownChallenge, match="unknown challenge 'nope' .*ddim-step"):
+        get_challenge("nope")
+
+
+def test_every_challenge_in_the_bank_is_complete():
+    for challenge in all_challenges():
+        for part in (challenge.statement, challenge.starter, challenge.probes, challenge.public_tests,
+                     challenge.hidden_tests, challenge.reference_dir / "solution.py", challenge.mutants_file):
+            assert part.is_file(), f"{challenge.slug}: missing {part}"

@@ -1,0 +1,23 @@
+"""Every challenge in the bank: reference full marks (twice, same verdict), starter zero with a readable
+message, and every mutant loses points. This is `diffchallenge verify`, run for each challenge."""
+
+import pytest
+
+from diffchallenge.bank import all_challenges
+from diffchallenge.cli import verify_challenge
+from diffchallenge.grading import GradeOptions
+from diffchallenge.mutants import load_mutants
+
+CHALLENGES = all_challenges()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("challenge", CHALLENGES, ids=[c.slug for c in CHALLENGES])
+def test_challenge_verifies(challenge, tmp_path):
+    assert len(load_mutants(challenge)) >= 6, "every challenge keeps at least 6 mutants"
+    rows = verify_challenge(challenge, tmp_path, GradeOptions())
+    failed = [f"{r['kind']} {r['name']}: {r['score']:g}/{r['max_score']:g}, expected {r['expected']} {r['errors']}"
+              for r in rows if not r["ok"]]
+    assert not failed, "\n".join(failed)
+    starter = tmp_path / "starter" / "starter" / "results.json"
+    assert "not implemented" in starter.read_text().lower()

@@ -1,0 +1,123 @@
+"""The pytest plugin's behaviour, through pytest's own pytester."""
+
+import json
+import re
+import textwrap
+
+import pytest
+
+METADATA = """
+slug = "mini"
+title = "Mini"
+domain = "efficiency"
+difficulty = "easy"
+question = "Double a tensor."
+points = {points}
+edit = ["solution.py"]
+"""
+PROBES = """
+from types import SimpleNamespace
+ORACLE = SimpleNamespace(double=lambda x: 2 * x)
+
+def double(solution, x):
+    return {"out": solution.double(x)}
+
+def nothing(solution):
+    return {}
+"""
+
+
+@pytest.fixture
+def mini(pytester):
+    """A one-file challenge in pytester's folder; returns a runner that yields the verdict."""
+
+    def make(tests: str, points: int = 3, solution: str = "def double(x):\n    return 2 * x\n"):
+        pytester.makefile(".toml", challenge=METADATA.format(points=points))
+        pytester.makepyfile(probes=PROBES, solution=solution, test_public=textwrap.dedent(tests))
+
+    def run(*args):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--import-mode=importlib",
+                                               "--diffchallenge-results", "results.json", *args)
+        return result, json.loads((pytester.path / "results.json").read_text())
+
+    return make, run
+
+
+def test_points_visibility_and_statuses(mini):
+    make, run = mini
+    make("""
+        import pytest, torch
+
+        @pytest.mark.points(2)
+        def test_right(equivalence):
+            equivalence.check("double", rtol=0, atol=0, x=torch.arange(4.0))
+
+        @pytest.mark.hidden
+        def test_wrong(submission):
+            assert submission.call("double", x=torch.ones(2))["out"].sum() == 5, "wrong on purpose"
+    """)
+    result, verdict = run()
+    assert verdict["score"] == 2 and verdict["max_score"] == 3 and verdict["status"] == "graded"
+    right, wrong = verdict["tests"]
+    assert (right["status"], right["visibility"], right["score"]) == ("passed", "visible", 2)
+    assert (wrong["status"], wrong["visibility"], wrong["score"]) == ("failed", "hidden", 0)
+    assert "wrong on purpose" in wrong["message"]
+    result.stdout.fnmatch_lines(["*score: 2 / 3*"])
+
+
+def test_grader_faults_are_errors_not_failures(mini):
+    make, run = mini
+    make("""
+        def test_trusted_code_breaks(submission):
+            raise KeyError("a bug in the test itself")
+
+        def test_missing_result_fails(submission):
+            submission.call("nothing")["out"]
+    """, points=2)
+    _, verdict = run()
+    broken, missing = verdict["tests"]
+    assert broken["status"] == "error" and broken["max_score"] == 1
+    assert missing["status"] == "failed" and "returned no 'out'" in missing["message"]
+    assert verdict["status"] == "error"
+
+
+def test_points_must_add_up_to_the_metadata(mini):
+    make, run = mini
+    make("def test_only(submission):\n    pass\n", points=5)
+    _, verdict = run()
+    assert verdict["status"] == "error"
+    assert "the tests add up to 1 points but challenge.toml declares 5" in verdict["errors"][0]
+
+
+def test_public_only_deselects_hidden_tests(mini):
+    make, run = mini
+    make("""
+        import pytest
+
+        def test_public(submission):
+            pass
+
+        @pytest.mark.hidden
+        @pytest.mark.points(2)
+        def test_secret(submission):
+            pass
+    """)
+    _, verdict = run("--public-only")
+    assert [t["name"] for t in verdict["tests"]] == ["test_public"]
+
+
+def test_hidden_seed_depends_on_the_secret(mini, pytester):
+    make, run = mini
+    make("def test_seed(hidden_seed):\n    print('SEED', hidden_seed)\n", points=1)
+    seeds = set()
+    for _ in range(2):
+        result, _ = run("-s")
+        seeds.update(re.findall(r"SEED \d+", result.stdout.str()))
+    assert len(seeds) == 2
+
+
+def test_ordinary_tests_are_left_alone(pytester):
+    pytester.makepyfile("def test_plain():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "score:" not in result.stdout.str()
