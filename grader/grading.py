@@ -31,6 +31,7 @@ class GradeOptions:
     device: str = "cpu"
     threads: int = os.cpu_count() or 1
     public_only: bool = False
+    in_process: bool = False  # UNSAFE, for benchmarks: see InProcessClient
 
 
 def pytest_command(challenge: Challenge, submission: Path, results: Path, options: GradeOptions,
@@ -45,6 +46,8 @@ def pytest_command(challenge: Challenge, submission: Path, results: Path, option
         command += ["--reference", str(reference)]
     if options.public_only:
         command.append("--public-only")
+    if options.in_process:
+        command.append("--diffchallenge-in-process")
     return command
 
 

@@ -33,7 +33,7 @@ import torch
 from pytest_diffchallenge import figures
 from pytest_diffchallenge.compare import MismatchError, assert_matches
 from pytest_diffchallenge.memory import format_size, parse_size
-from pytest_diffchallenge.worker_client import SubmissionFault, WorkerClient, become_subreaper
+from pytest_diffchallenge.worker_client import InProcessClient, SubmissionFault, WorkerClient, become_subreaper
 from pytest_diffchallenge.worker_process import load_module
 
 BACKSTOP_MARGIN_S = 60  # pytest-timeout stops trusted code that hangs; the worker has its own deadline
@@ -59,6 +59,9 @@ def pytest_addoption(parser):
     group.addoption("--diffchallenge-threads", type=int, default=os.cpu_count() or 1,
                     help="torch threads for each worker (split the cores between parallel gradings)")
     group.addoption("--public-only", action="store_true", help="deselect hidden tests")
+    group.addoption("--diffchallenge-in-process", action="store_true",
+                    help="UNSAFE: run the solution inside this process (debugging, isolation-overhead "
+                         "benchmarks); never for grading code you do not trust")
 
 
 def pytest_configure(config):
@@ -127,7 +130,8 @@ class Grading:
                 solution_dir = Path(option) if option else challenge.reference_dir
                 if not (solution_dir / "solution.py").is_file():
                     pytest.skip("this check needs the reference solution, which only graders have")
-            self.workers[key] = WorkerClient(
+            client = InProcessClient if self.config.getoption("diffchallenge_in_process") else WorkerClient
+            self.workers[key] = client(
                 solution_dir=solution_dir.resolve(), probes=challenge.probes, forbidden=challenge.meta.forbidden,
                 device=self.device, threads=self.config.getoption("diffchallenge_threads"),
                 memory_limit=challenge.meta.limits.worker_memory,
@@ -238,6 +242,7 @@ class Grading:
             "max_score": max_score,
             "tests": tests,
             "errors": errors,
+            "isolation": "none (in-process)" if self.config.getoption("diffchallenge_in_process") else "worker process",
             "environment": environment(self.device),
             "duration_s": round(time.time() - self.started, 2),
         }

@@ -86,3 +86,38 @@ def seeded_randn(shape, seed: int, dtype=torch.float32, scale: float = 1.0) -> t
     """Random normal data drawn in fp64 (identical on every CPU instruction set), then cast."""
     generator = torch.Generator().manual_seed(seed)
     return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
+
+
+def tiny_controlnet(seed: int = 0):
+    """A ControlNet matching ``tiny_unet`` (its conditioning image is 2x the latent size, like the tiny VAE).
+
+    A fresh ControlNet's zero convolutions (controlnet_*_blocks) start at zero, so it would change nothing:
+    they get seeded random weights here so that the control signal matters.
+    """
+    from diffusers import ControlNetModel
+
+    _seeded(seed)
+    controlnet = ControlNetModel(block_out_channels=(32, 64), layers_per_block=2, in_channels=4,
+                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=TEXT_DIM,
+                                 conditioning_embedding_out_channels=(16, 32), norm_num_groups=32).eval()
+    with torch.no_grad():
+        for zero_convolution in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+            torch.nn.init.normal_(zero_convolution.weight, std=0.1)
+            torch.nn.init.normal_(zero_convolution.bias, std=0.1)
+    return controlnet
+
+
+def tiny_sdxl_pipeline(seed: int = 0, scheduler=None):
+    """A complete StableDiffusionXLPipeline on ``tiny_unet(sdxl=True)``: two CLIP text encoders whose
+    penultimate hidden states (32 + 32) make the UNet's 64-wide context, and whose second one's projection
+    (32) plus 6 time ids x 8 make the 80 inputs of its added embedding. No watermarker."""
+    from diffusers import DDIMScheduler, StableDiffusionXLPipeline
+
+    tokenizer = tiny_tokenizer()
+    pipeline = StableDiffusionXLPipeline(
+        unet=tiny_unet(seed, sdxl=True), vae=tiny_vae(seed + 1), text_encoder=tiny_text_encoder(seed + 2, tokenizer),
+        text_encoder_2=tiny_text_encoder(seed + 3, tokenizer, projection_dim=TEXT_DIM), tokenizer=tokenizer,
+        tokenizer_2=tokenizer, scheduler=scheduler or DDIMScheduler(steps_offset=1, clip_sample=False),
+        add_watermarker=False)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline

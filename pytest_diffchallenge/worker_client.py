@@ -307,3 +307,40 @@ class Reply(dict):
 
     def __missing__(self, key):
         raise BadReply(f"probe {self.probe!r} returned no {key!r}")
+
+
+class InProcessClient(WorkerClient):
+    """UNSAFE: runs the solution inside the grader's own process, with no isolation at all.
+
+    For challenge authors debugging a probe (pdb works) and for measuring what isolation costs.
+    Never use it for code you do not trust.
+    """
+
+    worker = None
+
+    @property
+    def alive(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> None:
+        from types import SimpleNamespace
+
+        from pytest_diffchallenge.worker_process import Worker, guard_forbidden
+
+        for dotted in self.forbidden:
+            guard_forbidden(dotted, str(self.solution_dir.resolve()) + os.sep)
+        self.worker = Worker(SimpleNamespace(submission=str(self.solution_dir), probes=str(self.probes),
+                                             device=self.device))
+
+    def stop(self) -> None:
+        self.worker = None
+
+    def _request(self, request: dict) -> dict:
+        from pytest_diffchallenge.worker_process import describe
+
+        if not self.alive:
+            self.start()
+        try:
+            return {"ok": True, **getattr(self.worker, request["op"])(request)}
+        except Exception as error:
+            raise SubmissionRaised(describe(error, self.worker.candidate_dir)) from None
