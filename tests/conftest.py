@@ -11,6 +11,7 @@ TOY = HERE / "toy-challenge"
 HOSTILE = HERE / "hostile"
 
 pytest_plugins = ["pytester"]
+collect_ignore = ["toy-challenge", "hostile"]  # graded as data by the tests, never collected as tests
 
 
 @pytest.fixture
