@@ -26,6 +26,8 @@ TIMEOUTS_BEFORE_GIVING_UP = 2  # a hanging submission costs at most this many ti
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
 PR_SET_CHILD_SUBREAPER = 36
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+WORKER_UID_VARIABLE = "DIFFCHALLENGE_WORKER_UID"  # set by the Docker runner: workers run as that user
 MAX_SUBMISSION_BYTES = 10 * 1024**2
 
 
@@ -99,14 +101,36 @@ def copy_submission(source: Path, target: Path) -> None:
         shutil.copyfile(path, destination)
 
 
-def rss_bytes(pid: int) -> int:
+def worker_user() -> dict:
+    """Popen arguments that start the worker as another user, when $DIFFCHALLENGE_WORKER_UID says so.
+
+    In the grading container that user can neither write the results nor read the hidden tests. The
+    grader holds its capabilities to switch user as ambient ones; clearing them keeps the worker from
+    inheriting any across exec.
+    """
+    uid = os.environ.get(WORKER_UID_VARIABLE)
+    if not uid:
+        return {}
+    ctypes.CDLL(None, use_errno=True).prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    return {"user": int(uid), "group": int(uid), "extra_groups": []}
+
+
+def resident_bytes(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory (VmRSS), or its high-water mark (VmHWM), from /proc."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def reset_high_water_mark(pid: int) -> None:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 class WorkerClient:
@@ -136,6 +160,9 @@ class WorkerClient:
         submission = self.workdir / "submission"
         submission.mkdir()
         copy_submission(self.solution_dir, submission)
+        run_as = worker_user()
+        if run_as:
+            self.workdir.chmod(0o755)  # the worker's user reads its copy; only the grader writes here
         worker_read, client_write = os.pipe()
         client_read, worker_write = os.pipe()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
@@ -156,7 +183,7 @@ class WorkerClient:
         with open(self.workdir / "worker.log", "wb") as log:
             self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            pass_fds=(worker_read, worker_write))
+                                            pass_fds=(worker_read, worker_write), **run_as)
         os.close(worker_read)
         os.close(worker_write)
         self.inbox, self.outbox = client_read, client_write
@@ -226,11 +253,14 @@ class WorkerClient:
             raise SubmissionTimedOut(f"not run: the {self.label} already timed out in {self.timeouts} tests")
         if not self.alive:
             self.start()
+        reset_high_water_mark(self.process.pid)
         try:
             os.write(self.outbox, wire.encode(request))
         except OSError:
             self._died("while receiving a request")
         reply = self._receive(self.deadline, what=request.get("probe", request["op"]))
+        # Polling can miss a short spike; the kernel's high-water mark cannot (it swings 15-50%: a coarse guard).
+        self._check_resident(resident_bytes(self.process.pid, "VmHWM"))
         if not reply.get("ok"):
             error = reply.get("error")
             raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
@@ -247,13 +277,7 @@ class WorkerClient:
                 self.timeouts += 1
                 raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the "
                                          f"{self.time_limit or STARTUP_SECONDS:g} s time limit; its worker was stopped")
-            rss = rss_bytes(self.process.pid)
-            self.peak_rss = max(self.peak_rss, rss)
-            if self.memory_limit and rss > self.memory_limit:
-                self._kill()
-                raise SubmissionMemoryExceeded(
-                    f"the {self.label}'s worker used {format_size(rss)} of resident memory, over its "
-                    f"{format_size(self.memory_limit)} limit, and was stopped")
+            self._check_resident(resident_bytes(self.process.pid))
             ready, _, _ = select.select([self.inbox], [], [], POLL_SECONDS)
             if not ready:
                 continue
@@ -278,6 +302,14 @@ class WorkerClient:
             self._kill()
             raise BadReply(f"the {self.label}'s worker sent a reply that is not an object")
         return reply
+
+    def _check_resident(self, rss: int) -> None:
+        self.peak_rss = max(self.peak_rss, rss)
+        if self.memory_limit and rss > self.memory_limit:
+            self._kill()
+            raise SubmissionMemoryExceeded(
+                f"the {self.label}'s worker used {format_size(rss)} of resident memory, over its "
+                f"{format_size(self.memory_limit)} limit, and was stopped")
 
     def _died(self, when: str):
         try:

@@ -56,7 +56,10 @@ def resolve_owner(dotted: str):
 
 def guard_forbidden(dotted: str, candidate_dir: str) -> None:
     owner, name = resolve_owner(dotted)
-    raw = inspect.getattr_static(owner, name)
+    try:
+        raw = inspect.getattr_static(owner, name)
+    except AttributeError:  # made on first access, like the operators in torch.ops.aten
+        raw = getattr(owner, name)
     wrapper_type = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
     original = raw.__func__ if wrapper_type else raw
 

@@ -21,3 +21,7 @@ def test_challenge_verifies(challenge, tmp_path):
     assert not failed, "\n".join(failed)
     starter = tmp_path / "starter" / "starter" / "results.json"
     assert "not implemented" in starter.read_text().lower()
+    if challenge.meta.forbidden:  # some mutant calls a forbidden API and is told so
+        told = [r["name"] for r in rows if r["kind"] == "mutant"
+                and "forbidden in this challenge" in (tmp_path / "mutant" / r["name"] / "results.json").read_text()]
+        assert told, "no mutant exercises the forbidden APIs"
