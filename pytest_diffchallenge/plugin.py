@@ -33,10 +33,11 @@ import torch
 from pytest_diffchallenge import figures
 from pytest_diffchallenge.compare import MismatchError, assert_matches
 from pytest_diffchallenge.memory import format_size, parse_size
-from pytest_diffchallenge.worker_client import InProcessClient, SubmissionFault, WorkerClient, become_subreaper
+from pytest_diffchallenge.worker_client import (WALL_FACTOR, InProcessClient, SubmissionFault, WorkerClient,
+                                                become_subreaper)
 from pytest_diffchallenge.worker_process import load_module
 
-BACKSTOP_MARGIN_S = 60  # pytest-timeout stops trusted code that hangs; the worker has its own deadline
+BACKSTOP_MARGIN_S = 60  # pytest-timeout stops trusted code that hangs; the worker has its own limits
 RUNTIME_WARMUP = 2
 RUNTIME_REPEATS = 7
 MESSAGE_CHARS = 4000
@@ -74,14 +75,6 @@ def pytest_configure(config):
     config.pluginmanager.register(Grading(config), "diffchallenge-grading")
 
 
-def challenge_of(item):
-    """The metadata of the challenge a test belongs to, or None for ordinary tests."""
-    from diffchallenge.bank import METADATA_FILE, load_challenge
-
-    folder = Path(str(item.fspath)).parent
-    return load_challenge(folder) if (folder / METADATA_FILE).is_file() else None
-
-
 @dataclass
 class TestResult:
     name: str
@@ -110,9 +103,15 @@ class Grading:
 
     # -- helpers -----------------------------------------------------------------------------------------
     def challenge(self, item):
-        folder = Path(str(item.fspath)).parent
+        return self.challenge_in(Path(str(item.fspath)).parent)
+
+    def challenge_in(self, folder: Path):
+        """The challenge whose challenge.toml is in ``folder``, or None."""
+        from diffchallenge.bank import METADATA_FILE, load_challenge
+
+        folder = folder.resolve()
         if folder not in self.challenges:
-            self.challenges[folder] = challenge_of(item)
+            self.challenges[folder] = load_challenge(folder) if (folder / METADATA_FILE).is_file() else None
         return self.challenges[folder]
 
     def probes(self, challenge):
@@ -139,6 +138,20 @@ class Grading:
         return self.workers[key]
 
     # -- hooks -------------------------------------------------------------------------------------------
+    def pytest_sessionstart(self, session):
+        """Launch the workers of the challenges named on the command line now, so that their imports
+        overlap with collection here instead of following it."""
+        for argument in self.config.args:
+            path = Path(argument.split("::")[0])
+            challenge = self.challenge_in(path if path.is_dir() else path.parent)
+            if challenge is None:
+                continue
+            self.worker(challenge, "submission").launch()
+            reference = Path(self.config.getoption("reference") or challenge.reference_dir)
+            if challenge.meta.limits.runtime_ratio and (reference / "solution.py").is_file() \
+                    and not self.config.getoption("public_only"):
+                self.worker(challenge, "reference").launch()
+
     def pytest_collection_modifyitems(self, config, items):
         selected, deselected = [], []
         for item in items:
@@ -151,7 +164,7 @@ class Grading:
                 continue
             selected.append(item)
             if item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(time_limit(item, challenge) + BACKSTOP_MARGIN_S))
+                item.add_marker(pytest.mark.timeout(time_limit(item, challenge) * WALL_FACTOR + BACKSTOP_MARGIN_S))
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = selected
@@ -162,10 +175,8 @@ class Grading:
         if challenge is None:
             return (yield)
         measured = figures.start_test()
-        limit = time_limit(item, challenge)
-        deadline = time.monotonic() + limit
         for worker in self.workers.values():
-            worker.deadline, worker.time_limit = deadline, limit
+            worker.begin_test(time_limit(item, challenge))
         result = yield
         ceiling = memory_ceiling(item, challenge)
         if ceiling is not None:

@@ -91,8 +91,9 @@ def seeded_randn(shape, seed: int, dtype=torch.float32, scale: float = 1.0) -> t
 def tiny_controlnet(seed: int = 0):
     """A ControlNet matching ``tiny_unet`` (its conditioning image is 2x the latent size, like the tiny VAE).
 
-    A fresh ControlNet's zero convolutions (controlnet_*_blocks) start at zero, so it would change nothing:
-    they get seeded random weights here so that the control signal matters.
+    A fresh ControlNet's zero convolutions (controlnet_*_blocks, and the conv_out of its conditioning
+    embedding) start at zero, so it would change nothing and ignore its image: they get seeded random
+    weights here so that the control signal and the control image matter.
     """
     from diffusers import ControlNetModel
 
@@ -101,7 +102,9 @@ def tiny_controlnet(seed: int = 0):
                                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=TEXT_DIM,
                                  conditioning_embedding_out_channels=(16, 32), norm_num_groups=32).eval()
     with torch.no_grad():
-        for zero_convolution in [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]:
+        zero_convolutions = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
+                             controlnet.controlnet_cond_embedding.conv_out]
+        for zero_convolution in zero_convolutions:
             torch.nn.init.normal_(zero_convolution.weight, std=0.1)
             torch.nn.init.normal_(zero_convolution.bias, std=0.1)
     return controlnet

@@ -22,7 +22,10 @@ from pytest_diffchallenge import wire
 from pytest_diffchallenge.memory import format_size
 
 STARTUP_SECONDS = 120
-TIMEOUTS_BEFORE_GIVING_UP = 2  # a hanging submission costs at most this many time limits per session
+TIMEOUTS_BEFORE_GIVING_UP = 2
+# Time limits count the worker's CPU time (limit x threads), which load on the machine does not inflate;
+# wall time is only a backstop, for submissions that sleep or block.
+WALL_FACTOR = 4  # a hanging submission costs at most this many time limits per session
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
 PR_SET_CHILD_SUBREAPER = 36
@@ -126,6 +129,15 @@ def resident_bytes(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its waited-for children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_high_water_mark(pid: int) -> None:
     try:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -147,15 +159,30 @@ class WorkerClient:
         self.threads = threads
         self.memory_limit = memory_limit
         self.label = label
-        self.deadline: float | None = None
         self.time_limit: float | None = None
+        self.test_cpu = 0.0
+        self.wall_deadline: float | None = None
         self.process: subprocess.Popen | None = None
         self.workdir: Path | None = None
         self.peak_rss = 0
         self.timeouts = 0
+        self.ready = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Launch the worker (unless launched already) and wait until it is ready for requests."""
+        if not self.alive:
+            self.launch()
+        if not self.ready:
+            try:
+                self._receive("start", wall_deadline=time.monotonic() + STARTUP_SECONDS)
+            except SubmissionFault as fault:
+                raise WorkerStartFailed(f"the {self.label}'s worker could not start: {fault}") from None
+            self.ready = True
+
+    def launch(self) -> None:
+        """Spawn the worker without waiting: its imports then overlap with the grader's own."""
+        self.ready = False
         self.workdir = Path(tempfile.mkdtemp(prefix="diffchallenge-worker-"))
         submission = self.workdir / "submission"
         submission.mkdir()
@@ -189,14 +216,15 @@ class WorkerClient:
         self.inbox, self.outbox = client_read, client_write
         WorkerClient.live_pids.add(self.process.pid)
         self.peak_rss = 0
-        try:
-            self._receive(time.monotonic() + STARTUP_SECONDS, what="start")
-        except SubmissionFault as fault:
-            raise WorkerStartFailed(f"the {self.label}'s worker could not start: {fault}") from None
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def begin_test(self, time_limit: float) -> None:
+        """Start the time budget of a test: ``time_limit`` seconds of work at full speed."""
+        self.time_limit, self.test_cpu = time_limit, 0.0
+        self.wall_deadline = time.monotonic() + time_limit * WALL_FACTOR
 
     def stop(self) -> None:
         if self.process is None:
@@ -251,14 +279,17 @@ class WorkerClient:
     def _request(self, request: dict) -> dict:
         if self.timeouts >= TIMEOUTS_BEFORE_GIVING_UP:
             raise SubmissionTimedOut(f"not run: the {self.label} already timed out in {self.timeouts} tests")
-        if not self.alive:
+        if not (self.alive and self.ready):
             self.start()
         reset_high_water_mark(self.process.pid)
+        cpu_at_start = cpu_seconds(self.process.pid)
         try:
             os.write(self.outbox, wire.encode(request))
         except OSError:
             self._died("while receiving a request")
-        reply = self._receive(self.deadline, what=request.get("probe", request["op"]))
+        reply = self._receive(request.get("probe", request["op"]), wall_deadline=self.wall_deadline,
+                              cpu_at_start=cpu_at_start)
+        self.test_cpu += cpu_seconds(self.process.pid) - cpu_at_start
         # Polling can miss a short spike; the kernel's high-water mark cannot (it swings 15-50%: a coarse guard).
         self._check_resident(resident_bytes(self.process.pid, "VmHWM"))
         if not reply.get("ok"):
@@ -266,17 +297,22 @@ class WorkerClient:
             raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
         return reply
 
-    def _receive(self, deadline: float | None, what: str) -> dict:
+    def _receive(self, what: str, *, wall_deadline: float | None, cpu_at_start: float | None = None) -> dict:
         buffer = bytearray()
         needed = wire.HEADER.size
         header = None
         while len(buffer) < needed:
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            over_wall = wall_deadline is not None and time.monotonic() >= wall_deadline
+            over_cpu = cpu_at_start is not None and self.time_limit is not None and \
+                self.test_cpu + cpu_seconds(self.process.pid) - cpu_at_start > self.time_limit * self.threads
+            if over_wall or over_cpu:
                 self._kill()
+                if what == "start":
+                    raise SubmissionTimedOut(f"the worker did not start within {STARTUP_SECONDS} s")
                 self.timeouts += 1
-                raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the "
-                                         f"{self.time_limit or STARTUP_SECONDS:g} s time limit; its worker was stopped")
+                raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the {self.time_limit:g} s "
+                                         f"time limit ({'CPU' if over_cpu else 'wall-clock'} time); "
+                                         f"its worker was stopped")
             self._check_resident(resident_bytes(self.process.pid))
             ready, _, _ = select.select([self.inbox], [], [], POLL_SECONDS)
             if not ready:
@@ -363,6 +399,9 @@ class InProcessClient(WorkerClient):
             guard_forbidden(dotted, str(self.solution_dir.resolve()) + os.sep)
         self.worker = Worker(SimpleNamespace(submission=str(self.solution_dir), probes=str(self.probes),
                                              device=self.device))
+
+    def launch(self) -> None:
+        self.start()
 
     def stop(self) -> None:
         self.worker = None

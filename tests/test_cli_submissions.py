@@ -43,6 +43,10 @@ def test_folder_single_file_and_zip_of_a_workspace(tmp_path):
     assert (opened.folder / "helpers" / "extra.py").read_text() == "X = 1\n"
     assert not (tmp_path / "extracted" / "__MACOSX").exists()
 
+    (opened.folder / "challenge.toml").write_text("slug = ")
+    with pytest.raises(SubmissionRefused, match="not valid TOML.*pass --challenge SLUG"):
+        opened.challenge_slug
+
 
 @pytest.mark.parametrize("name, message", [
     ("../evil.py", "points outside the submission folder"),
