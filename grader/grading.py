@@ -20,6 +20,7 @@ from pytest_diffchallenge.plugin import SECRET_FD_VARIABLE
 RESULTS_FILE = "results.json"
 LOG_FILE = "grader.log"
 SESSION_MARGIN_S = 300
+GRADER_ENVIRONMENT = {"PYTHONDONTWRITEBYTECODE": "1", "TQDM_DISABLE": "1"}  # for the trusted pytest session
 
 
 class GradingError(RuntimeError):
@@ -68,7 +69,7 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     secret_read, secret_write = os.pipe()
     os.write(secret_write, secrets.token_hex(16).encode())
     os.close(secret_write)
-    env = {**os.environ, SECRET_FD_VARIABLE: str(secret_read), "PYTHONDONTWRITEBYTECODE": "1", "TQDM_DISABLE": "1"}
+    env = {**os.environ, SECRET_FD_VARIABLE: str(secret_read), **GRADER_ENVIRONMENT}
     command = pytest_command(challenge, submission.resolve(), results.resolve(), options, reference)
     with open(out / LOG_FILE, "wb") as log:
         try:
@@ -78,9 +79,15 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
             raise GradingError(f"grading {challenge.slug} did not finish in time; see {out / LOG_FILE}") from None
         finally:
             os.close(secret_read)
+    return read_verdict(out, submission, process.returncode)
+
+
+def read_verdict(out: Path, submission: Path, returncode: int | None) -> dict:
+    """The verdict the grading session wrote into ``out``, with the submission's path added."""
+    results = out / RESULTS_FILE
     if not results.is_file():
         tail = (out / LOG_FILE).read_text(errors="replace")[-2000:]
-        raise GradingError(f"pytest exited with code {process.returncode} and wrote no verdict:\n{tail}")
+        raise GradingError(f"pytest exited with code {returncode} and wrote no verdict:\n{tail}")
     verdict = json.loads(results.read_text())
     verdict["submission"] = str(submission)
     results.write_text(json.dumps(verdict, indent=2))

@@ -13,7 +13,7 @@ STEP = dict(rtol=1e-5, atol=1e-5)
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
 def test_timestep_spacings(equivalence, probes, hidden_seed, spacing):
     for prediction_type in ("epsilon", "v_prediction"):
-        equivalence.check("step", **STEP, num_inference_steps=7, step_index=hidden_seed % 7,
+        equivalence.check("step", **STEP, num_inference_steps=7, step_index=hidden_seed % 6,  # never the last step, where every spacing agrees
                           config={**probes.BASE_CONFIG, "timestep_spacing": spacing,
                                   "prediction_type": prediction_type}, **probes.random_inputs(hidden_seed))
 

@@ -1,0 +1,332 @@
+"""The Docker runner: hardening options (unit tests, no engine needed) and gradings against a real engine.
+
+Engine tests skip only when no Docker engine is reachable; then the reason says so. In CI, docker/ci-setup.sh
+starts dockerd and builds the image first. Hostile submissions are ddim-step solutions; most are graded with
+the public tests alone to keep the suite short.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from diffchallenge import bank, docker_image
+from diffchallenge.docker_runner import (CONTAINER_LABEL, KEPT_CAPABILITIES, ContainerLimits, DockerRunner,
+                                         container_options, device_requests, docker_client)
+from diffchallenge.grading import GradeOptions, GradingError
+
+docker = pytest.importorskip("docker", reason="the docker Python SDK is not installed")
+DDIM = bank.get_challenge("ddim-step")
+CLI = [sys.executable, "-m", "diffchallenge.cli"]
+
+
+def engine_or_reason():
+    try:
+        return docker_client(), ""
+    except GradingError as error:
+        return None, str(error)
+
+
+ENGINE, WHY_NOT = engine_or_reason()
+needs_engine = pytest.mark.skipif(ENGINE is None, reason=f"no Docker engine reachable: {WHY_NOT}")
+
+
+# -- unit tests: no engine ------------------------------------------------------------------------------------
+def test_gpu_device_requests():
+    assert device_requests(None, "cpu") == []
+    everything = device_requests(None, "cuda")
+    assert everything[0]["Count"] == -1 and everything[0]["Capabilities"] == [["gpu"]]
+    assert device_requests("all", "cpu")[0]["Count"] == -1
+    assert device_requests("2", "cuda")[0]["Count"] == 2
+    chosen = device_requests("0,3", "cuda")[0]
+    assert chosen["DeviceIDs"] == ["0", "3"] and chosen["Capabilities"] == [["gpu"]]
+
+
+def test_container_options_are_hardened(tmp_path):
+    limits = ContainerLimits.for_challenge(DDIM, GradeOptions(threads=2))
+    options = container_options(image="diffchallenge:gpu", challenge=DDIM, options=GradeOptions(device="cuda"),
+                                limits=limits, submission=tmp_path, gpus=None, worker_uid=234567)
+    assert options["network_mode"] == "none" and options["network_disabled"]
+    assert options["read_only"] and "/tmp" in options["tmpfs"]
+    assert options["cap_drop"] == ["ALL"] and options["cap_add"] == KEPT_CAPABILITIES
+    assert options["security_opt"] == ["no-new-privileges"]
+    assert options["mem_limit"] == options["memswap_limit"] == DDIM.meta.limits.worker_memory + 2 * 1024**3
+    assert options["nano_cpus"] == 2 * 10**9 and options["pids_limit"] == 512
+    submission, results = options["mounts"]
+    assert submission["ReadOnly"] and submission["Source"] == str(tmp_path) and submission["Type"] == "bind"
+    assert results["Target"] == "/results" and results["Type"] == "volume"
+    assert options["environment"]["DIFFCHALLENGE_WORKER_UID"] == "234567"
+    assert options["device_requests"][0]["Count"] == -1  # the challenge runs on cuda: every GPU
+    assert "--device" in options["command"] and "cuda" in options["command"]
+
+
+def test_limits_come_from_metadata_and_yield_to_overrides():
+    derived = ContainerLimits.for_challenge(DDIM, GradeOptions(threads=3))
+    assert derived.cpus == 3 and derived.wall_clock_s > DDIM.meta.limits.timeout_s
+    overridden = ContainerLimits.for_challenge(DDIM, GradeOptions(), memory="1 GiB", cpus=0.5, pids=64,
+                                               wall_clock_s=20)
+    assert (overridden.memory, overridden.cpus, overridden.pids, overridden.wall_clock_s) == (1024**3, 0.5, 64, 20)
+
+
+def test_stale_image_is_refused_with_how_to_rebuild():
+    labels = docker_image.expected_labels()
+    docker_image.check_labels(labels, "diffchallenge:cpu", "cpu")
+    with pytest.raises(docker_image.ImageError, match=r"is stale.*diffchallenge image build --cpu"):
+        docker_image.check_labels({**labels, docker_image.LABEL_HASH: "0" * 64}, "diffchallenge:cpu", "cpu")
+    with pytest.raises(docker_image.ImageError, match="holds no hidden tests"):
+        docker_image.check_labels(docker_image.expected_labels(public_only=True), "diffchallenge:cpu", "cpu")
+
+
+def test_unreachable_engine_is_an_infrastructure_error(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    process = subprocess.run([*CLI, "grade", str(DDIM.reference_dir), "--challenge", "ddim-step", "--out",
+                              str(tmp_path / "out"), "--runner", "docker"], env=env, capture_output=True, text=True)
+    assert process.returncode == 3, process.stderr
+    assert "cannot reach the Docker engine" in process.stderr and "--runner local" in process.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+# -- against the engine ---------------------------------------------------------------------------------------
+SNOOP = '''
+import json, os, socket
+from diffusers import DDIMScheduler
+
+def attempt(action):
+    try:
+        result = action()
+        return "ALLOWED: " + str(result)[:80]
+    except Exception as error:
+        return f"denied: {type(error).__name__}: {error}"
+
+def caps():
+    return next(l for l in open("/proc/self/status") if l.startswith("CapEff")).split()[1]
+
+def report():
+    hidden = "/opt/diffchallenge/challenges/ddim-step/test_hidden.py"
+    return {
+        "uid": os.getuid(), "capabilities": caps(),
+        "network": attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=3)),
+        "dns": attempt(lambda: socket.getaddrinfo("pypi.org", 443)),
+        "write results": attempt(lambda: open("/results/results.json", "w").write("{}")),
+        "new file in results": attempt(lambda: open("/results/forged.json", "w").write("{}")),
+        "hidden tests": attempt(lambda: open(hidden).read()),
+        "reference": attempt(lambda: open("/opt/diffchallenge/solutions/ddim-step/solution.py").read()),
+        "grader's descriptors": attempt(lambda: os.listdir(f"/proc/{os.getppid()}/fd")),
+        "signal the grader": attempt(lambda: os.kill(os.getppid(), 0)),
+        "root filesystem": attempt(lambda: open("/opt/planted", "w").write("x")),
+        "tmp": attempt(lambda: open("/tmp/scratch", "w").write("x")),
+    }
+
+class CustomDDIMScheduler(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        raise RuntimeError("REPORT " + json.dumps(report()))
+'''
+
+FORK_BOMB = '''
+import os, time
+from diffusers import DDIMScheduler
+
+class CustomDDIMScheduler(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        children = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(600)
+                    os._exit(0)
+                children += 1
+        except OSError as error:
+            raise RuntimeError(f"fork bomb stopped after {children} processes: {error}")
+'''
+
+MEMORY_BOMB = '''
+import torch
+from diffusers import DDIMScheduler
+
+class CustomDDIMScheduler(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        if self.config.prediction_type != "epsilon":  # one blow-up is enough: the other tests fail fast
+            raise NotImplementedError("no")
+        hoard = []
+        while True:
+            hoard.append(torch.ones(16 * 1024**2))  # 64 MiB, touched
+'''
+
+CRASHES = '''
+import ctypes, os
+from diffusers import DDIMScheduler
+
+class CustomDDIMScheduler(DDIMScheduler):
+    def step(self, model_output, timestep, sample, eta=0.0, **kwargs):
+        if eta:
+            ctypes.string_at(0)  # segfault
+        os._exit(3)
+'''
+
+INFINITE_LOOP = '''
+from diffusers import DDIMScheduler
+
+class CustomDDIMScheduler(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        while True:
+            pass
+'''
+
+
+def submission(tmp_path: Path, name: str, source: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "solution.py").write_text(source)
+    return folder
+
+
+def leftover_containers() -> list:
+    return ENGINE.containers.list(all=True, filters={"label": CONTAINER_LABEL})
+
+
+@pytest.fixture(scope="module")
+def runner():
+    runner = DockerRunner()
+    runner.check_image("diffchallenge:cpu", "cpu")  # a missing or stale image fails here, saying how to rebuild
+    yield runner
+    assert leftover_containers() == [], "a grading container was left behind"
+
+
+def grade(runner, folder: Path, out: Path, public_only: bool = True) -> dict:
+    return runner.grade(DDIM, folder, out, GradeOptions(threads=1, public_only=public_only))
+
+
+def messages(verdict: dict) -> list[str]:
+    return [test["message"] for test in verdict["tests"]]
+
+
+@pytest.fixture(scope="module")
+def mixed_batch(runner, tmp_path_factory):
+    """One `grade-batch --runner docker` over a reference, the starter and two hostile submissions."""
+    root = tmp_path_factory.mktemp("batch")
+    submissions = root / "submissions"
+    submissions.mkdir()
+    shutil.copytree(DDIM.reference_dir, submissions / "ada", ignore=shutil.ignore_patterns("mutants.toml"))
+    shutil.copyfile(DDIM.starter, submissions / "bob.py")
+    submission(submissions, "cyd", CRASHES)
+    (submissions / "dee.py").write_text(SNOOP)
+    process = subprocess.run([*CLI, "grade-batch", str(submissions), "--challenge", "ddim-step", "--out",
+                              str(root / "out"), "--jobs", "2", "--runner", "docker"],
+                             capture_output=True, text=True, timeout=1200)
+    verdicts = {name: json.loads((root / "out" / name / "results.json").read_text())
+                for name in ("ada", "bob", "cyd", "dee") if (root / "out" / name / "results.json").is_file()}
+    return process, root / "out", verdicts
+
+
+@needs_engine
+def test_mixed_batch_finishes(mixed_batch):
+    process, out, _ = mixed_batch
+    assert process.returncode == 0, process.stderr[-3000:]
+    rows = {row["student"]: row for row in json.loads((out / "gradebook.json").read_text())["students"]}
+    assert sorted(rows) == ["ada", "bob", "cyd", "dee"]
+    assert all(row["status"] == "graded" for row in rows.values()), rows
+    assert leftover_containers() == []
+
+
+@needs_engine
+def test_reference_full_marks_and_starter_zero(mixed_batch):
+    reference, starter = mixed_batch[2]["ada"], mixed_batch[2]["bob"]
+    assert reference["status"] == "graded" and reference["score"] == reference["max_score"] == DDIM.meta.points
+    assert any(t["visibility"] == "hidden" for t in reference["tests"])
+    assert reference["runner"]["kind"] == "docker"
+    assert starter["status"] == "graded" and starter["score"] == 0 and starter["tests"]
+    assert all("not implemented yet" in message for message in messages(starter))
+
+
+@needs_engine
+def test_hostile_worker_is_confined(mixed_batch):
+    verdict = mixed_batch[2]["dee"]
+    assert verdict["status"] == "graded" and verdict["score"] == 0 and verdict["tests"]
+    report = json.loads(messages(verdict)[0].split("REPORT ", 1)[1].splitlines()[0])
+    allowed = {key: value for key, value in report.items() if str(value).startswith("ALLOWED")}
+    assert set(allowed) == {"tmp"}, f"the candidate's worker could: {allowed}"
+    assert "Network is unreachable" in report["network"], report["network"]
+    assert "denied" in report["dns"]
+    assert "Permission denied" in report["write results"] and "Permission denied" in report["new file in results"]
+    assert "Permission denied" in report["hidden tests"] and "Permission denied" in report["reference"]
+    assert "Read-only file system" in report["root filesystem"]
+    assert report["uid"] >= 200_000 and report["capabilities"] == "0000000000000000"
+
+
+@needs_engine
+def test_exit_and_segfault_are_failures(mixed_batch):
+    verdict = mixed_batch[2]["cyd"]
+    assert verdict["status"] == "graded" and verdict["score"] == 0
+    tests = {t["name"]: t["message"] for t in verdict["tests"]}
+    assert "worker exited with code 3" in tests["test_deterministic_step[epsilon]"]
+    assert "killed by signal SIGSEGV" in tests["test_stochastic_step_with_variance_noise"]
+
+
+@needs_engine
+def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path):
+    runner = DockerRunner(pids=128)
+    verdict = grade(runner, submission(tmp_path, "fork", FORK_BOMB), tmp_path / "out")
+    assert verdict["status"] == "graded" and verdict["score"] == 0
+    first = messages(verdict)[0]
+    assert "fork bomb stopped after" in first and "Resource temporarily unavailable" in first, first
+    assert int(first.split("stopped after ")[1].split()[0]) < 128
+    assert leftover_containers() == []
+
+
+@needs_engine
+def test_memory_bomb_is_killed_with_a_clear_message(tmp_path):
+    runner = DockerRunner(memory="2 GiB")
+    verdict = grade(runner, submission(tmp_path, "memory", MEMORY_BOMB), tmp_path / "out")
+    assert verdict["status"] == "graded" and verdict["score"] == 0
+    assert verdict["oom_killed"]
+    assert "container reached its memory limit of 2048.00 MiB" in messages(verdict)[0], messages(verdict)[0]
+
+
+@needs_engine
+def test_infinite_loop_hits_the_wall_clock_and_the_container_goes(tmp_path):
+    runner = DockerRunner(wall_clock_s=25)
+    started = time.monotonic()
+    verdict = grade(runner, submission(tmp_path, "loop", INFINITE_LOOP), tmp_path / "out")
+    assert verdict["status"] == "timed out" and verdict["score"] == 0
+    assert "timed out: the container ran past its 25 s wall-clock limit" in verdict["errors"][0]
+    assert time.monotonic() - started < 90
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "timed out"
+    assert leftover_containers() == []
+
+
+@needs_engine
+def test_ctrl_c_leaves_no_container(tmp_path):
+    folder = submission(tmp_path, "loop", INFINITE_LOOP)
+    process = subprocess.Popen([*CLI, "grade", str(folder), "--challenge", "ddim-step", "--out", str(tmp_path / "o"),
+                                "--runner", "docker", "--public-only"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not leftover_containers():
+        assert time.monotonic() < deadline and process.poll() is None, process.stdout.read().decode()
+        time.sleep(0.5)
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert leftover_containers() == []
+
+
+@needs_engine
+def test_cli_refuses_a_stale_image(tmp_path):
+    stale = "diffchallenge:stale-test"
+    ENGINE.images.build(fileobj=__import__("io").BytesIO(
+        f"FROM diffchallenge:cpu\nLABEL {docker_image.LABEL_HASH}=0000\n".encode()), tag=stale, rm=True)
+    try:
+        process = subprocess.run([*CLI, "grade", str(DDIM.reference_dir), "--challenge", "ddim-step", "--out",
+                                  str(tmp_path / "out"), "--runner", "docker", "--image", stale],
+                                 capture_output=True, text=True)
+    finally:
+        ENGINE.images.remove(stale)
+    assert process.returncode == 3
+    assert "is stale" in process.stderr and "diffchallenge image build --cpu" in process.stderr
