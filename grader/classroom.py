@@ -1,4 +1,6 @@
-"""The notebook side of nbgrader support: the only part of the kit a student's Jupyter kernel imports.
+"""The notebook side of nbgrader support (the only part of the kit a student's kernel imports), and the
+``diffchallenge nbgrader`` command group, whose handlers load the nbgrader side (nbgrader_export.py,
+nbgrader_autograde.py) only when used.
 
 ``%load_ext diffchallenge.classroom`` registers the ``%%solution SLUG`` cell magic, which runs the cell
 and remembers its source. A test cell calls ``check(SLUG, TEST)``: it writes that source to a temporary
@@ -29,7 +31,7 @@ _solutions: dict[str, str] = {}
 _verdicts: dict[tuple[str, str, bool], dict] = {}
 
 
-def test_function(test_name: str) -> str:
+def function_of(test_name: str) -> str:
     """The test function a result belongs to: ``test_step[fp16]`` -> ``test_step``."""
     return test_name.split("[", 1)[0]
 
@@ -85,7 +87,7 @@ def check(slug: str, test: str, hidden: bool = False) -> float:
     verdict = _verdicts[key]
     if verdict["status"] == "error" and not verdict["tests"]:
         raise AssertionError("the grader could not run (not your fault): " + "\n".join(verdict["errors"]))
-    results = [t for t in verdict["tests"] if test_function(t["name"]) == test]
+    results = [t for t in verdict["tests"] if function_of(t["name"]) == test]
     if not results:
         raise AssertionError(f"the grader ran no test named {test}")
     for result in results:
@@ -116,11 +118,13 @@ def command_autograde(args) -> int:
     from rich.table import Table
 
     from diffchallenge.cli import EXIT_INFRA, EXIT_OK, EXIT_USAGE
+    from diffchallenge.docker_runner import grader_for
     from diffchallenge.grading import GradeOptions
     from diffchallenge.nbgrader_autograde import CourseError, autograde
 
     try:
-        grades = autograde(args.assignment, Path(args.course), args.student, GradeOptions(device=args.device))
+        grades = autograde(args.assignment, Path(args.course), args.student, GradeOptions(device=args.device),
+                           grader_for(args))
     except CourseError as error:
         Console(stderr=True).print(f"[red]error:[/] {error}")
         return EXIT_USAGE
@@ -135,6 +139,8 @@ def command_autograde(args) -> int:
 
 
 def add_nbgrader_commands(commands) -> None:
+    from diffchallenge.docker_runner import add_runner_arguments  # not at the top: it imports torch
+
     group = commands.add_parser("nbgrader", help="export challenges as an nbgrader course; grade it with the kit")
     subcommands = group.add_subparsers(dest="nbgrader_command", required=True, metavar="COMMAND")
 
@@ -151,4 +157,5 @@ def add_nbgrader_commands(commands) -> None:
     sub.add_argument("--course", required=True, metavar="DIR", help="the course's root folder")
     sub.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
     sub.add_argument("--device", default="cpu")
+    add_runner_arguments(sub)
     sub.set_defaults(handler=command_autograde)

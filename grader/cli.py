@@ -11,15 +11,15 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.markdown import Markdown
 from rich.table import Table
 
-from diffchallenge import bank, batch, reports, scaffold, workspace
+from diffchallenge import bank, batch, reports, scaffold, verify, workspace
 from diffchallenge.classroom import add_nbgrader_commands
 from diffchallenge.docker_image import add_image_command
 from diffchallenge.docker_runner import add_runner_arguments, grader_for, runner_for
 from diffchallenge.grading import GradeOptions, GradingError, grade
-from diffchallenge.mutants import load_mutants
 from diffchallenge.submissions import SubmissionRefused, check_sources_decode, open_submission
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
@@ -53,11 +53,11 @@ def print_verdict(verdict: dict) -> None:
     for test in verdict["tests"]:
         style = {"passed": "green", "failed": "red", "error": "magenta"}.get(test["status"], "yellow")
         first_line = test["message"].splitlines()[0] if test["message"] else ""
-        table.add_row(test["name"], test["visibility"], f"[{style}]{test['status']}[/]",
-                      f"{test['score']:g}/{test['max_score']:g}", first_line[:120])
+        table.add_row(escape(test["name"]), test["visibility"], f"[{style}]{test['status']}[/]",
+                      f"{test['score']:g}/{test['max_score']:g}", escape(first_line[:120]))
     console.print(table)
     for error in verdict.get("errors", []):
-        console.print(f"[magenta]grader error:[/] {error}")
+        console.print(f"[magenta]grader error:[/] {escape(error)}")
     console.print(f"[bold]score: {score_line(verdict)}[/]")
 
 
@@ -186,43 +186,31 @@ def command_new(args) -> int:
     return EXIT_OK
 
 
-def verify_challenge(challenge: bank.Challenge, workdir: Path, options: GradeOptions) -> list[dict]:
-    """The author's self-check: reference full marks (twice, same verdict), starter zero, every mutant loses."""
-    rows = []
-
-    def run(kind: str, name: str, folder: Path, expectation: str, check) -> dict:
-        verdict = grade(challenge, folder, workdir / kind / name, options)
-        ok = verdict["status"] == "graded" and check(verdict)
-        rows.append({"challenge": challenge.slug, "kind": kind, "name": name, "score": verdict["score"],
-                     "max_score": verdict["max_score"], "expected": expectation, "ok": ok,
-                     "seconds": verdict["duration_s"], "errors": verdict.get("errors", [])})
-        return verdict
-
-    full = lambda v: v["score"] == v["max_score"] == challenge.meta.points  # noqa: E731
-    first = run("reference", "first run", challenge.reference_dir, "full marks", full)
-    second = run("reference", "second run", challenge.reference_dir, "same verdict", full)
-    rows[-1]["ok"] = rows[-1]["ok"] and [t["status"] for t in first["tests"]] == [t["status"] for t in second["tests"]]
-    run("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0)
-    for mutant in load_mutants(challenge):
-        folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
-        run("mutant", mutant.name, folder, "loses points", lambda v: v["score"] < v["max_score"])
-    return rows
-
-
 def command_verify(args) -> int:
     challenges = [bank.get_challenge(s) for s in args.slugs] if args.slugs else bank.all_challenges()
     table = Table(title="diffchallenge verify")
     for column in ("challenge", "kind", "name", "score", "expected", "ok", "seconds"):
         table.add_column(column)
+    totals = Table(title="per challenge")
+    for column in ("challenge", "reference grading s", "mutants caught", "ok"):
+        totals.add_column(column)
+    sessions = batch.TrustedSessions()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="diffchallenge-verify-") as workdir:
         for challenge in challenges:
             console.print(f"verifying {challenge.slug} ...")
-            for row in verify_challenge(challenge, Path(workdir) / challenge.slug, GradeOptions(device=args.device)):
+            rows = verify.verify_challenge(challenge, Path(workdir) / challenge.slug, GradeOptions(device=args.device),
+                                           sessions)
+            for row in rows:
                 failures += not row["ok"]
                 table.add_row(row["challenge"], row["kind"], row["name"], f"{row['score']:g}/{row['max_score']:g}",
                               row["expected"], "[green]yes[/]" if row["ok"] else "[red]NO[/]", f"{row['seconds']:.1f}")
+            total = verify.summary(rows)
+            totals.add_row(total["challenge"], f"{total['reference_seconds']:.1f}",
+                           f"{total['mutants_caught']}/{total['mutants']}",
+                           "[green]yes[/]" if total["all_ok"] else "[red]NO[/]")
     Console().print(table)
+    Console().print(totals)
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -30,7 +30,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from diffchallenge import bank
-from diffchallenge.classroom import MESSAGE_LINES, solution_source, test_function
+from diffchallenge.classroom import MESSAGE_LINES, function_of, solution_source
 from diffchallenge.grading import GradeOptions, GradingError, grade
 from diffchallenge.nbgrader_export import CONFIG_FILE
 
@@ -68,7 +68,7 @@ def cell_scores(verdict: dict, grade_cells) -> dict[str, float]:
     """Points per grade cell: the sum over the tests of the cell's test function."""
     scores, possible = {}, {}
     for test in verdict["tests"]:
-        name = test_function(test["name"])
+        name = function_of(test["name"])
         scores[name] = scores.get(name, 0.0) + test["score"]
         possible[name] = possible.get(name, 0.0) + test["max_score"]
     for cell in grade_cells:
@@ -81,7 +81,7 @@ def cell_scores(verdict: dict, grade_cells) -> dict[str, float]:
 def cell_feedback(verdict: dict, cell_name: str) -> str:
     lines = []
     for test in verdict["tests"]:
-        if test_function(test["name"]) != cell_name:
+        if function_of(test["name"]) != cell_name:
             continue
         lines.append(f"{test['status']:>7}  {test['score']:g}/{test['max_score']:g}  {test['name']}")
         if test["message"] and test["visibility"] != "hidden":  # hidden tests say pass or fail, nothing more
@@ -111,16 +111,15 @@ def feedback_notebook(source: nbformat.NotebookNode, solution_cells: list[str], 
     return notebook
 
 
-def grade_notebook(challenge: bank.Challenge, solution: str, out: Path, options: GradeOptions) -> dict:
-    with tempfile.TemporaryDirectory(prefix="diffchallenge-nbgrader-") as workdir:
-        (Path(workdir) / "solution.py").write_text(solution)
-        return grade(challenge, Path(workdir), out, options)
-
-
 def autograde(assignment: str, course: Path, students: list[str] | None = None,
-              options: GradeOptions = GradeOptions()) -> list[NotebookGrade]:
-    """Grade every submission of ``assignment`` and store the scores in the course's gradebook."""
+              options: GradeOptions = GradeOptions(), grader=grade) -> list[NotebookGrade]:
+    """Grade every submission of ``assignment`` and store the scores in the course's gradebook.
+
+    ``grader`` has ``grading.grade``'s signature: the local grader, or a Docker runner's ``grade``.
+    """
     coursedir = course_directory(course)
+    if not Path(coursedir.root, coursedir.source_directory).is_dir():
+        raise CourseError(f"{course} is not an nbgrader course: it has no {coursedir.source_directory}/ folder")
     grades = []
     with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
         try:
@@ -137,13 +136,14 @@ def autograde(assignment: str, course: Path, students: list[str] | None = None,
             gradebook.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
             for notebook in notebooks:
                 grades.append(grade_submitted_notebook(gradebook, coursedir, assignment, student, notebook,
-                                                       challenges[notebook.name], submitted, autograded, options))
+                                                       challenges[notebook.name], submitted, autograded,
+                                                       options, grader))
     return grades
 
 
 def grade_submitted_notebook(gradebook: Gradebook, coursedir: CourseDirectory, assignment: str, student: str,
                              notebook, challenge: bank.Challenge, submitted: Path, autograded: Path,
-                             options: GradeOptions) -> NotebookGrade:
+                             options: GradeOptions, grader) -> NotebookGrade:
     path = submitted / f"{notebook.name}.ipynb"
     if not path.is_file():
         for cell in notebook.grade_cells:  # as nbgrader does for a missing notebook
@@ -159,8 +159,10 @@ def grade_submitted_notebook(gradebook: Gradebook, coursedir: CourseDirectory, a
     public_only = source.metadata.get("diffchallenge", {}).get("public_only", False)
     console.print(f"grading {student}/{assignment}/{notebook.name} ...")
     try:
-        verdict = grade_notebook(challenge, solution, autograded / "diffchallenge" / notebook.name,
-                                 dataclasses.replace(options, public_only=public_only))
+        with tempfile.TemporaryDirectory(prefix="diffchallenge-nbgrader-") as workdir:
+            (Path(workdir) / "solution.py").write_text(solution)
+            verdict = grader(challenge, Path(workdir), autograded / "diffchallenge" / notebook.name,
+                             dataclasses.replace(options, public_only=public_only))
     except GradingError as error:
         return NotebookGrade(student, notebook.name, None, notebook.max_score, f"infrastructure error: {error}")
     if verdict["status"] == "error":

@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from diffchallenge import bank
-from diffchallenge.classroom import DEFAULT_ASSIGNMENT, SOLUTION_MAGIC, test_function
+from diffchallenge.classroom import DEFAULT_ASSIGNMENT, SOLUTION_MAGIC, function_of
 from diffchallenge.grading import GradingError, session_limit
 from pytest_diffchallenge.plugin import marker_arg
 
@@ -68,11 +68,11 @@ def collect_tests(challenge: bank.Challenge, public_only: bool) -> list[dict]:
     return [test for test in collector.tests if not (public_only and test["hidden"])]
 
 
-def test_cells_of(tests: list[dict]) -> list[dict]:
+def grade_cells_of(tests: list[dict]) -> list[dict]:
     """One entry per test function, in grading order: name, points, hidden."""
     cells: dict[str, dict] = {}
     for test in tests:
-        name = test_function(test["name"])
+        name = function_of(test["name"])
         cell = cells.setdefault(name, {"name": name, "points": 0.0, "hidden": False})
         cell["points"] += test["points"]
         cell["hidden"] = cell["hidden"] or test["hidden"]
@@ -106,7 +106,7 @@ def build_notebook(challenge: bank.Challenge, public_only: bool) -> nbformat.Not
         new_code_cell(f"%%{SOLUTION_MAGIC} {challenge.slug}\n### BEGIN SOLUTION\n{reference}\n### END SOLUTION",
                       metadata=nbgrader_metadata(SOLUTION_CELL, solution=True)),
     ]
-    for cell in test_cells_of(collect_tests(challenge, public_only)):
+    for cell in grade_cells_of(collect_tests(challenge, public_only)):
         call = f'from diffchallenge.classroom import check\ncheck("{challenge.slug}", "{cell["name"]}"'
         if cell["hidden"]:
             source = f"# A hidden test, run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n{call}, hidden=True)\n" \
@@ -123,9 +123,9 @@ def build_notebook(challenge: bank.Challenge, public_only: bool) -> nbformat.Not
     })
 
 
-def config_text() -> str:
-    # A test cell grades a whole session out of process: give it the longest session of the bank.
-    timeout = max(int(session_limit(challenge)) for challenge in bank.all_challenges())
+def config_text(challenges: list[bank.Challenge]) -> str:
+    # A test cell grades a whole session out of process: give it the longest of these challenges' sessions.
+    timeout = max(int(session_limit(challenge)) for challenge in challenges)
     return f'''"""nbgrader configuration written by `diffchallenge nbgrader export` (export never rewrites it)."""
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
@@ -146,7 +146,7 @@ def export(slugs: list[str], course: Path, assignment: str = DEFAULT_ASSIGNMENT,
             raise bank.UnknownChallenge(f"{challenge.slug} has no reference solution to fill the solution cell")
     course.mkdir(parents=True, exist_ok=True)
     if not (course / CONFIG_FILE).exists():
-        (course / CONFIG_FILE).write_text(config_text())
+        (course / CONFIG_FILE).write_text(config_text(challenges))
     written = []
     for challenge in challenges:
         path = course / "source" / assignment / f"{challenge.slug}.ipynb"

@@ -210,19 +210,18 @@ def messages(verdict: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def mixed_batch(runner, tmp_path_factory):
-    """One `grade-batch --runner docker` over a reference, the starter and two hostile submissions."""
+    """One `grade-batch --runner docker` over the reference, the starter and a submission that does not parse."""
     root = tmp_path_factory.mktemp("batch")
     submissions = root / "submissions"
     submissions.mkdir()
     shutil.copytree(DDIM.reference_dir, submissions / "ada", ignore=shutil.ignore_patterns("mutants.toml"))
     shutil.copyfile(DDIM.starter, submissions / "bob.py")
-    submission(submissions, "cyd", CRASHES)
-    (submissions / "dee.py").write_text(SNOOP)
+    (submissions / "cyd.py").write_text("def broken(:\n")
     process = subprocess.run([*CLI, "grade-batch", str(submissions), "--challenge", "ddim-step", "--out",
                               str(root / "out"), "--jobs", "2", "--runner", "docker"],
                              capture_output=True, text=True, timeout=1200)
     verdicts = {name: json.loads((root / "out" / name / "results.json").read_text())
-                for name in ("ada", "bob", "cyd", "dee") if (root / "out" / name / "results.json").is_file()}
+                for name in ("ada", "bob", "cyd") if (root / "out" / name / "results.json").is_file()}
     return process, root / "out", verdicts
 
 
@@ -231,8 +230,9 @@ def test_mixed_batch_finishes(mixed_batch):
     process, out, _ = mixed_batch
     assert process.returncode == 0, process.stderr[-3000:]
     rows = {row["student"]: row for row in json.loads((out / "gradebook.json").read_text())["students"]}
-    assert sorted(rows) == ["ada", "bob", "cyd", "dee"]
+    assert sorted(rows) == ["ada", "bob", "cyd"]
     assert all(row["status"] == "graded" for row in rows.values()), rows
+    assert rows["cyd"]["score"] == 0 and "SyntaxError" in messages(mixed_batch[2]["cyd"])[0]
     assert leftover_containers() == []
 
 
@@ -247,8 +247,8 @@ def test_reference_full_marks_and_starter_zero(mixed_batch):
 
 
 @needs_engine
-def test_hostile_worker_is_confined(mixed_batch):
-    verdict = mixed_batch[2]["dee"]
+def test_hostile_worker_is_confined(runner, tmp_path):
+    verdict = grade(runner, submission(tmp_path, "snoop", SNOOP), tmp_path / "out")
     assert verdict["status"] == "graded" and verdict["score"] == 0 and verdict["tests"]
     report = json.loads(messages(verdict)[0].split("REPORT ", 1)[1].splitlines()[0])
     allowed = {key: value for key, value in report.items() if str(value).startswith("ALLOWED")}
@@ -259,11 +259,13 @@ def test_hostile_worker_is_confined(mixed_batch):
     assert "Permission denied" in report["hidden tests"] and "Permission denied" in report["reference"]
     assert "Read-only file system" in report["root filesystem"]
     assert report["uid"] >= 200_000 and report["capabilities"] == "0000000000000000"
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["tests"] and written["score"] == 0, "results.json is not the grader's verdict"
 
 
 @needs_engine
-def test_exit_and_segfault_are_failures(mixed_batch):
-    verdict = mixed_batch[2]["cyd"]
+def test_exit_and_segfault_are_failures(runner, tmp_path):
+    verdict = grade(runner, submission(tmp_path, "crashes", CRASHES), tmp_path / "out")
     assert verdict["status"] == "graded" and verdict["score"] == 0
     tests = {t["name"]: t["message"] for t in verdict["tests"]}
     assert "worker exited with code 3" in tests["test_deterministic_step[epsilon]"]

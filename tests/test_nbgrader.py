@@ -7,7 +7,6 @@ one whose notebook kills its kernel (and who never submitted ddim-step). The kit
 to check what ``nbgrader generate_assignment`` hands out.
 """
 
-import copy
 import csv
 import json
 import os
@@ -21,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbgrader.api import Gradebook
 
-from diffchallenge import bank
+from diffchallenge import bank, cli
 from diffchallenge.mutants import load_mutants
 
 pytestmark = pytest.mark.slow
@@ -206,6 +205,7 @@ def test_plain_nbgrader_autograde(plain_course, kit_course):
 
 
 def test_bad_input_exits_2(fresh_course, tmp_path):
-    assert diffchallenge("nbgrader", "autograde", "no-such-assignment", "--course", fresh_course,
-                         check=False).returncode == 2
-    assert diffchallenge("nbgrader", "export", "no-such-challenge", "--course", tmp_path, check=False).returncode == 2
+    assert cli.main(["nbgrader", "autograde", "no-such-assignment", "--course", str(fresh_course)]) == 2
+    assert cli.main(["nbgrader", "autograde", ASSIGNMENT, "--course", str(tmp_path)]) == 2
+    assert cli.main(["nbgrader", "export", "no-such-challenge", "--course", str(tmp_path)]) == 2
+    assert not list(tmp_path.iterdir())  # nothing written for bad input

@@ -1,0 +1,51 @@
+"""The author's self-check, ``diffchallenge verify``: does a challenge's test suite tell right from wrong?
+
+- the reference scores full marks, twice, with the same per-test verdict;
+- the starter scores zero;
+- every mutant (``solutions/<slug>/mutants.toml``) loses points.
+
+Gradings run from the batch grader's warm fork server: each is still a fresh trusted session with a
+fresh worker, without paying the trusted side's imports every time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diffchallenge import bank
+from diffchallenge.batch import TrustedSessions
+from diffchallenge.grading import GradeOptions
+from diffchallenge.mutants import load_mutants
+
+
+def verify_challenge(challenge: bank.Challenge, workdir: Path, options: GradeOptions,
+                     sessions: TrustedSessions) -> list[dict]:
+    """One row per grading: kind (reference, starter, mutant), name, score, expectation and whether it held."""
+    rows = []
+
+    def run(kind: str, name: str, folder: Path, expectation: str, check) -> dict:
+        verdict = sessions.grade(challenge, folder, workdir / kind / name, options)
+        ok = verdict["status"] == "graded" and check(verdict)
+        rows.append({"challenge": challenge.slug, "kind": kind, "name": name, "score": verdict["score"],
+                     "max_score": verdict["max_score"], "expected": expectation, "ok": ok,
+                     "seconds": verdict["duration_s"], "errors": verdict.get("errors", [])})
+        return verdict
+
+    full = lambda v: v["score"] == v["max_score"] == challenge.meta.points  # noqa: E731
+    first = run("reference", "first run", challenge.reference_dir, "full marks", full)
+    second = run("reference", "second run", challenge.reference_dir, "same verdict", full)
+    rows[-1]["ok"] = rows[-1]["ok"] and [t["status"] for t in first["tests"]] == [t["status"] for t in second["tests"]]
+    run("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0)
+    for mutant in load_mutants(challenge):
+        folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
+        run("mutant", mutant.name, folder, "loses points", lambda v: v["score"] < v["max_score"])
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    """Per challenge: the reference's grading time and how many mutants were caught."""
+    mutants = [r for r in rows if r["kind"] == "mutant"]
+    return {"challenge": rows[0]["challenge"],
+            "reference_seconds": min(r["seconds"] for r in rows if r["kind"] == "reference"),
+            "mutants_caught": sum(r["ok"] for r in mutants), "mutants": len(mutants),
+            "all_ok": all(r["ok"] for r in rows)}
