@@ -1,0 +1,76 @@
+"""Trusted helpers for euler-step. Each runs with ``solution`` = the candidate's module (in the worker) or
+the library itself (the oracle, in the grader), so both sides do exactly the same thing."""
+
+from types import SimpleNamespace
+
+import torch
+from diffusers import EulerDiscreteScheduler
+
+from pytest_diffchallenge import recipes
+
+ORACLE = SimpleNamespace(CustomEulerScheduler=EulerDiscreteScheduler)
+SHAPE = (2, 4, 8, 8)
+# Stable Diffusion 1.x/2.x's training schedule
+BASE_CONFIG = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                   steps_offset=1)
+
+
+def random_inputs(seed, dtype=torch.float32, scale=1.0):
+    return dict(sample=recipes.seeded_randn(SHAPE, seed, dtype, scale),
+                model_output=recipes.seeded_randn(SHAPE, seed + 1, dtype))
+
+
+def _scheduler(solution, config, num_inference_steps):
+    scheduler = solution.CustomEulerScheduler(**config)
+    scheduler.set_timesteps(num_inference_steps)
+    return scheduler
+
+
+def _generator(seed):
+    return None if seed is None else torch.Generator().manual_seed(seed)
+
+
+def schedule(solution, config, num_inference_steps):
+    scheduler = _scheduler(solution, config, num_inference_steps)
+    return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
+            "init_noise_sigma": torch.as_tensor(scheduler.init_noise_sigma, dtype=torch.float32)}
+
+
+def scale_model_input(solution, config, num_inference_steps, step_index, sample):
+    scheduler = _scheduler(solution, config, num_inference_steps)
+    return {"scaled": scheduler.scale_model_input(sample, scheduler.timesteps[step_index])}
+
+
+def step(solution, config, num_inference_steps, step_index, sample, model_output, churn=None, generator_seed=None,
+         return_dict=True):
+    """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them."""
+    scheduler = _scheduler(solution, config, num_inference_steps)
+    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
+                         generator=_generator(generator_seed), return_dict=return_dict)
+    prev_sample, pred_original_sample = (out.prev_sample, out.pred_original_sample) if return_dict else out
+    return {"prev_sample": prev_sample, "pred_original_sample": pred_original_sample, "kind": type(out).__name__,
+            "step_index_after": scheduler.step_index}
+
+
+def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, text_embeddings, churn=None,
+                   generator_seed=None):
+    """A full loop with a tiny UNet as the model, started from noise scaled by init_noise_sigma."""
+    unet = recipes.tiny_unet(unet_seed)
+    scheduler = _scheduler(solution, config, num_inference_steps)
+    generator = _generator(generator_seed)
+    sample = latents * scheduler.init_noise_sigma
+    with torch.no_grad():
+        for timestep in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(sample, timestep)
+            model_output = unet(model_input, timestep, encoder_hidden_states=text_embeddings).sample
+            sample = scheduler.step(model_output, timestep, sample, **(churn or {}), generator=generator).prev_sample
+    return {"sample": sample}
+
+
+def pipeline_images(solution, config, prompt, num_inference_steps, model_seed, seed, guidance_scale=5.0):
+    """A tiny StableDiffusionPipeline using the scheduler."""
+    pipeline = recipes.tiny_sd_pipeline(model_seed, scheduler=solution.CustomEulerScheduler(**config))
+    images = pipeline(prompt, num_inference_steps=num_inference_steps, height=32, width=32,
+                      guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(seed),
+                      output_type="pt").images
+    return {"images": images}

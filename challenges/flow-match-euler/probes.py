@@ -1,0 +1,94 @@
+"""Trusted helpers for flow-match-euler. Each runs with ``solution`` = the candidate's module (in the worker)
+or the library itself (the oracle, in the grader), so both sides do exactly the same thing."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel
+from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+
+from pytest_diffchallenge import recipes
+
+ORACLE = SimpleNamespace(CustomFlowMatchEulerDiscreteScheduler=FlowMatchEulerDiscreteScheduler,
+                         calculate_shift=calculate_shift)
+SHAPE = (2, 4, 8, 8)
+SD3_CONFIG = dict(shift=3.0)  # Stable Diffusion 3's scheduler config
+FLUX_CONFIG = dict(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256,
+                   max_image_seq_len=4096)  # Flux.1's
+
+
+def random_inputs(seed, dtype=torch.float32):
+    return dict(sample=recipes.seeded_randn(SHAPE, seed, dtype), model_output=recipes.seeded_randn(SHAPE, seed + 1, dtype))
+
+
+def flux_sigmas(num_inference_steps):
+    """What the Flux pipeline passes to set_timesteps."""
+    return np.linspace(1.0, 1 / num_inference_steps, num_inference_steps).tolist()
+
+
+def _scheduler(solution, config, num_inference_steps, sigmas=None, mu=None):
+    scheduler = solution.CustomFlowMatchEulerDiscreteScheduler(**config)
+    if sigmas is None:
+        scheduler.set_timesteps(num_inference_steps, mu=mu)
+    else:
+        scheduler.set_timesteps(sigmas=sigmas, mu=mu)
+    return scheduler
+
+
+def _generator(seed):
+    return None if seed is None else torch.Generator().manual_seed(seed)
+
+
+def shift(solution, image_seq_len, **options):
+    return {"mu": torch.tensor(solution.calculate_shift(image_seq_len, **options), dtype=torch.float64)}
+
+
+def time_shift(solution, config, mu, sigma, t):
+    return {"shifted": solution.CustomFlowMatchEulerDiscreteScheduler(**config).time_shift(mu, sigma, t)}
+
+
+def schedule(solution, config, num_inference_steps=None, sigmas=None, mu=None):
+    scheduler = _scheduler(solution, config, num_inference_steps, sigmas, mu)
+    return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas}
+
+
+def scale_noise(solution, config, num_inference_steps, step_indices, sample, noise, mu=None):
+    scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
+    return {"noisy": scheduler.scale_noise(sample, scheduler.timesteps[step_indices], noise)}
+
+
+def step(solution, config, num_inference_steps, step_index, sample, model_output, mu=None, generator_seed=None,
+         return_dict=True):
+    scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
+    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, generator=_generator(generator_seed),
+                         return_dict=return_dict)
+    return {"prev_sample": out.prev_sample if return_dict else out[0], "kind": type(out).__name__,
+            "step_index_after": scheduler.step_index}
+
+
+def tiny_sd3_transformer(seed):
+    torch.manual_seed(seed)
+    return SD3Transformer2DModel(sample_size=8, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
+                                 num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
+                                 pooled_projection_dim=64, out_channels=4).eval()
+
+
+def denoising_loop(solution, config, num_inference_steps, model_seed, latents, text_embeddings, pooled,
+                   flux_schedule=False, generator_seed=None):
+    """A full loop with a tiny SD3 transformer predicting the velocity; with ``flux_schedule`` the scheduler
+    gets Flux's sigmas and a mu computed by the solution's calculate_shift from the latent token count."""
+    model = tiny_sd3_transformer(model_seed)
+    if flux_schedule:
+        mu = solution.calculate_shift(latents.shape[-2] * latents.shape[-1] * 64)  # as if a 64x upscaled image
+        scheduler = _scheduler(solution, config, num_inference_steps, flux_sigmas(num_inference_steps), mu)
+    else:
+        scheduler = _scheduler(solution, config, num_inference_steps)
+    generator = _generator(generator_seed)
+    sample = latents
+    with torch.no_grad():
+        for timestep in scheduler.timesteps:
+            velocity = model(sample, encoder_hidden_states=text_embeddings, pooled_projections=pooled,
+                             timestep=timestep.expand(sample.shape[0])).sample
+            sample = scheduler.step(velocity, timestep, sample, generator=generator).prev_sample
+    return {"sample": sample}

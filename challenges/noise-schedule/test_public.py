@@ -1,0 +1,43 @@
+"""Public tests for noise-schedule: run them with `diffchallenge test`."""
+
+import pytest
+
+BETAS = dict(rtol=1e-5, atol=1e-8)
+# Rescaling subtracts two close square roots: an fp64 computation differs from diffusers' fp32 by up to 7e-6.
+RESCALED = dict(rtol=1e-5, atol=2e-5)
+SAMPLES = dict(rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("beta_schedule", ["linear", "scaled_linear"])
+def test_linear_schedules(equivalence, beta_schedule):
+    equivalence.check("betas", **BETAS, beta_schedule=beta_schedule, beta_start=0.00085, beta_end=0.012)
+
+
+@pytest.mark.points(2)
+def test_cosine_schedule(equivalence):
+    equivalence.check("betas", **BETAS, beta_schedule="squaredcos_cap_v2")
+
+
+@pytest.mark.points(2)
+def test_zero_terminal_snr(equivalence, probes):
+    betas = probes.ORACLE.make_betas("scaled_linear", beta_start=0.00085, beta_end=0.012)
+    equivalence.check("rescaled", **RESCALED, betas=betas)
+
+
+@pytest.mark.points(2)
+def test_add_noise(equivalence, probes):
+    alphas_cumprod = probes.alphas_cumprod_of(probes.ORACLE.make_betas("linear"))
+    equivalence.check("noised", **SAMPLES, alphas_cumprod=alphas_cumprod, **probes.batch(0))
+
+
+@pytest.mark.points(1)
+def test_velocity(equivalence, probes):
+    alphas_cumprod = probes.alphas_cumprod_of(probes.ORACLE.make_betas("linear"))
+    equivalence.check("velocity", **SAMPLES, alphas_cumprod=alphas_cumprod, **probes.batch(1))
+
+
+@pytest.mark.points(1)
+def test_snr(equivalence, probes):
+    alphas_cumprod = probes.alphas_cumprod_of(probes.ORACLE.make_betas("linear"))
+    equivalence.check("snr", rtol=1e-5, atol=0, alphas_cumprod=alphas_cumprod, timesteps=probes.batch(2)["timesteps"])
