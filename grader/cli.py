@@ -199,8 +199,8 @@ def command_verify(args) -> int:
     with tempfile.TemporaryDirectory(prefix="diffchallenge-verify-") as workdir:
         for challenge in challenges:
             console.print(f"verifying {challenge.slug} ...")
-            rows = verify.verify_challenge(challenge, Path(workdir) / challenge.slug, GradeOptions(device=args.device),
-                                           sessions)
+            rows = verify.verify_challenge(challenge, Path(workdir) / challenge.slug, sessions, jobs=args.jobs,
+                                           device=args.device)
             for row in rows:
                 failures += not row["ok"]
                 table.add_row(row["challenge"], row["kind"], row["name"], f"{row['score']:g}/{row['max_score']:g}",
@@ -281,6 +281,8 @@ def register_author_commands(commands) -> None:
                       "self-check: reference full marks, starter zero, every mutant loses")
     sub.add_argument("slugs", nargs="*", metavar="SLUG")
     sub.add_argument("--device", default="cpu")
+    sub.add_argument("--jobs", type=int, default=batch.usable_cores(),
+                     help="gradings at once, each with cores / jobs threads (default: one per core)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,36 +10,43 @@ fresh worker, without paying the trusted side's imports every time.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from diffchallenge import bank
-from diffchallenge.batch import TrustedSessions
+from diffchallenge.batch import TrustedSessions, usable_cores
 from diffchallenge.grading import GradeOptions
 from diffchallenge.mutants import load_mutants
 
 
-def verify_challenge(challenge: bank.Challenge, workdir: Path, options: GradeOptions,
-                     sessions: TrustedSessions) -> list[dict]:
-    """One row per grading: kind (reference, starter, mutant), name, score, expectation and whether it held."""
-    rows = []
+def verify_challenge(challenge: bank.Challenge, workdir: Path, sessions: TrustedSessions, *,
+                     jobs: int = 1, device: str = "cpu") -> list[dict]:
+    """One row per grading: kind (reference, starter, mutant), name, score, expectation and whether it held.
 
-    def run(kind: str, name: str, folder: Path, expectation: str, check) -> dict:
-        verdict = sessions.grade(challenge, folder, workdir / kind / name, options)
-        ok = verdict["status"] == "graded" and check(verdict)
-        rows.append({"challenge": challenge.slug, "kind": kind, "name": name, "score": verdict["score"],
-                     "max_score": verdict["max_score"], "expected": expectation, "ok": ok,
-                     "seconds": verdict["duration_s"], "errors": verdict.get("errors", [])})
-        return verdict
-
+    ``jobs`` gradings run at once, each with its share of the cores (one thread each on two cores is
+    faster in total than two threads each in turn, and oversubscribing threads is many times slower).
+    """
+    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs))
     full = lambda v: v["score"] == v["max_score"] == challenge.meta.points  # noqa: E731
-    first = run("reference", "first run", challenge.reference_dir, "full marks", full)
-    second = run("reference", "second run", challenge.reference_dir, "same verdict", full)
-    rows[-1]["ok"] = rows[-1]["ok"] and [t["status"] for t in first["tests"]] == [t["status"] for t in second["tests"]]
-    run("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0)
+    plan = [("reference", "first run", challenge.reference_dir, "full marks", full),
+            ("reference", "second run", challenge.reference_dir, "same verdict", full),
+            ("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0)]
     for mutant in load_mutants(challenge):
         folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
-        run("mutant", mutant.name, folder, "loses points", lambda v: v["score"] < v["max_score"])
-    return rows
+        plan.append(("mutant", mutant.name, folder, "loses points", lambda v: v["score"] < v["max_score"]))
+
+    def run(kind: str, name: str, folder: Path, expectation: str, check) -> tuple[dict, dict]:
+        verdict = sessions.grade(challenge, folder, workdir / kind / name, options)
+        return verdict, {"challenge": challenge.slug, "kind": kind, "name": name, "score": verdict["score"],
+                         "max_score": verdict["max_score"], "expected": expectation,
+                         "ok": verdict["status"] == "graded" and check(verdict),
+                         "seconds": verdict["duration_s"], "errors": verdict.get("errors", [])}
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = list(pool.map(lambda step: run(*step), plan))
+    (first, _), (second, same) = done[0], done[1]
+    same["ok"] = same["ok"] and [t["status"] for t in first["tests"]] == [t["status"] for t in second["tests"]]
+    return [row for _, row in done]
 
 
 def summary(rows: list[dict]) -> dict:

@@ -99,6 +99,9 @@ class Grading:
         self.errors: list[str] = []
         self.started = time.time()
         self.device = config.getoption("diffchallenge_device")
+        # The oracle runs with the workers' thread count: results can depend on it (1e-6 in a forward pass,
+        # far more after a few optimizer steps), and the comparison must see only the candidate's doing.
+        torch.set_num_threads(config.getoption("diffchallenge_threads"))
         become_subreaper()
 
     # -- helpers -----------------------------------------------------------------------------------------

@@ -4,8 +4,7 @@ message, and every mutant loses points. This is `diffchallenge verify`, run for 
 import pytest
 
 from diffchallenge.bank import all_challenges
-from diffchallenge.batch import TrustedSessions
-from diffchallenge.grading import GradeOptions
+from diffchallenge.batch import TrustedSessions, usable_cores
 from diffchallenge.mutants import load_mutants
 from diffchallenge.verify import verify_challenge
 
@@ -21,7 +20,7 @@ def sessions():
 @pytest.mark.parametrize("challenge", CHALLENGES, ids=[c.slug for c in CHALLENGES])
 def test_challenge_verifies(challenge, tmp_path, sessions):
     assert len(load_mutants(challenge)) >= 6, "every challenge keeps at least 6 mutants"
-    rows = verify_challenge(challenge, tmp_path, GradeOptions(), sessions)
+    rows = verify_challenge(challenge, tmp_path, sessions, jobs=usable_cores())
     failed = [f"{r['kind']} {r['name']}: {r['score']:g}/{r['max_score']:g}, expected {r['expected']} {r['errors']}"
               for r in rows if not r["ok"]]
     assert not failed, "\n".join(failed)
