@@ -33,6 +33,7 @@ class GradeOptions:
     threads: int = os.cpu_count() or 1
     public_only: bool = False
     in_process: bool = False  # UNSAFE, for benchmarks: see InProcessClient
+    stop_at_first_failure: bool = False  # enough to show that a wrong solution loses points
 
 
 def pytest_command(challenge: Challenge, submission: Path, results: Path, options: GradeOptions,
@@ -49,6 +50,8 @@ def pytest_command(challenge: Challenge, submission: Path, results: Path, option
         command.append("--public-only")
     if options.in_process:
         command.append("--diffchallenge-in-process")
+    if options.stop_at_first_failure:
+        command.append("--exitfirst")
     return command
 
 

@@ -2,7 +2,7 @@
 
 - the reference scores full marks, twice, with the same per-test verdict;
 - the starter scores zero;
-- every mutant (``solutions/<slug>/mutants.toml``) loses points.
+- every mutant (``solutions/<slug>/mutants.toml``) loses points: a test fails (its grading stops there).
 
 Gradings run from the batch grader's warm fork server: each is still a fresh trusted session with a
 fresh worker, without paying the trusted side's imports every time.
@@ -11,6 +11,7 @@ fresh worker, without paying the trusted side's imports every time.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from diffchallenge import bank
@@ -27,15 +28,17 @@ def verify_challenge(challenge: bank.Challenge, workdir: Path, sessions: Trusted
     faster in total than two threads each in turn, and oversubscribing threads is many times slower).
     """
     options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs))
+    # A mutant has lost points as soon as one test fails: the rest of its grading would prove nothing more.
+    until_failure = replace(options, stop_at_first_failure=True)
     full = lambda v: v["score"] == v["max_score"] == challenge.meta.points  # noqa: E731
-    plan = [("reference", "first run", challenge.reference_dir, "full marks", full),
-            ("reference", "second run", challenge.reference_dir, "same verdict", full),
-            ("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0)]
+    plan = [("reference", "first run", challenge.reference_dir, "full marks", full, options),
+            ("reference", "second run", challenge.reference_dir, "same verdict", full, options),
+            ("starter", "starter", challenge.root, "zero", lambda v: v["score"] == 0, options)]
     for mutant in load_mutants(challenge):
         folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
-        plan.append(("mutant", mutant.name, folder, "loses points", lambda v: v["score"] < v["max_score"]))
+        plan.append(("mutant", mutant.name, folder, "loses points", loses_points, until_failure))
 
-    def run(kind: str, name: str, folder: Path, expectation: str, check) -> tuple[dict, dict]:
+    def run(kind: str, name: str, folder: Path, expectation: str, check, options) -> tuple[dict, dict]:
         verdict = sessions.grade(challenge, folder, workdir / kind / name, options)
         return verdict, {"challenge": challenge.slug, "kind": kind, "name": name, "score": verdict["score"],
                          "max_score": verdict["max_score"], "expected": expectation,
@@ -47,6 +50,10 @@ def verify_challenge(challenge: bank.Challenge, workdir: Path, sessions: Trusted
     (first, _), (second, same) = done[0], done[1]
     same["ok"] = same["ok"] and [t["status"] for t in first["tests"]] == [t["status"] for t in second["tests"]]
     return [row for _, row in done]
+
+
+def loses_points(verdict: dict) -> bool:
+    return any(test["status"] == "failed" for test in verdict["tests"])
 
 
 def summary(rows: list[dict]) -> dict:
