@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import secrets
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -374,9 +375,11 @@ class Runtime:
                     raise
                 if index >= RUNTIME_WARMUP:
                     times[role].append(time.perf_counter() - started)
-        candidate_s = sorted(times["candidate"])[repeats // 2]
-        reference_s = sorted(times["reference"])[repeats // 2]
-        ratio = candidate_s / reference_s
+        candidate_s = statistics.median(times["candidate"])
+        reference_s = statistics.median(times["reference"])
+        # Each pair ran back to back, so load on the machine hits both alike: the median of the pairs'
+        # ratios is steadier than the ratio of the medians.
+        ratio = statistics.median(c / r for c, r in zip(times["candidate"], times["reference"]))
         figures.record("candidate_ms", round(candidate_s * 1000, 3))
         figures.record("reference_ms", round(reference_s * 1000, 3))
         figures.record("runtime_ratio", round(ratio, 3))
