@@ -1,6 +1,8 @@
 """Every challenge in the bank: reference full marks (twice, same verdict), starter zero with a readable
 message, and every mutant loses points. This is `diffchallenge verify`, run for each challenge."""
 
+import json
+
 import pytest
 
 from diffchallenge.bank import all_challenges
@@ -24,8 +26,9 @@ def test_challenge_verifies(challenge, tmp_path, sessions):
     failed = [f"{r['kind']} {r['name']}: {r['score']:g}/{r['max_score']:g}, expected {r['expected']} {r['errors']}"
               for r in rows if not r["ok"]]
     assert not failed, "\n".join(failed)
-    starter = tmp_path / "starter" / "starter" / "results.json"
-    assert "not implemented" in starter.read_text().lower()
+    starter = json.loads((tmp_path / "starter" / "starter" / "results.json").read_text())
+    unreadable = [t["name"] for t in starter["tests"] if "raised NotImplementedError: " not in t["message"]]
+    assert not unreadable, f"the starter fails these tests without its 'not implemented' message: {unreadable}"
     if challenge.meta.forbidden:  # some mutant calls a forbidden API and is told so
         told = [r["name"] for r in rows if r["kind"] == "mutant"
                 and "forbidden in this challenge" in (tmp_path / "mutant" / r["name"] / "results.json").read_text()]
