@@ -27,8 +27,8 @@ def test_challenge_verifies(challenge, tmp_path, sessions):
               for r in rows if not r["ok"]]
     assert not failed, "\n".join(failed)
     starter = json.loads((tmp_path / "starter" / "starter" / "results.json").read_text())
-    unreadable = [t["name"] for t in starter["tests"] if "raised NotImplementedError: " not in t["message"]]
-    assert not unreadable, f"the starter fails these tests without its 'not implemented' message: {unreadable}"
+    assert any("raised NotImplementedError: " in t["message"] for t in starter["tests"]), \
+        "the starter must fail with its 'not implemented' message"
     if challenge.meta.forbidden:  # some mutant calls a forbidden API and is told so
         told = [r["name"] for r in rows if r["kind"] == "mutant"
                 and "forbidden in this challenge" in (tmp_path / "mutant" / r["name"] / "results.json").read_text()]
