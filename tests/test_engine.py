@@ -6,7 +6,7 @@ import time
 from conftest import TOY, by_name
 
 from diffchallenge.bank import load_challenge
-from diffchallenge.grading import GradeOptions, grade
+from diffchallenge.grading import grade
 
 
 def assert_valid(verdict: dict) -> None:

@@ -1,7 +1,6 @@
 """Hidden tests for chunked-attention: inputs come from the run's secret seed."""
 
 import pytest
-import torch
 
 from pytest_diffchallenge.recipes import seeded_randn
 

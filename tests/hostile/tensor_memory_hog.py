@@ -1,5 +1,4 @@
 # Correct, but holds far more tensor memory than the ceiling allows.
-import torch
 
 
 def scaled_sum(a, b, alpha):
