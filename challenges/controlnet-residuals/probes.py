@@ -3,7 +3,6 @@ or the library itself (the oracle, in the grader), so both sides do exactly the 
 
 from types import SimpleNamespace
 
-import torch
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionControlNetPipeline
 
 from pytest_diffchallenge import recipes
