@@ -10,6 +10,8 @@ back is data: JSON and safetensors. Nothing it sends can do more than be compare
 from __future__ import annotations
 
 import argparse
+import ctypes
+import errno
 import importlib
 import importlib.util
 import inspect
@@ -26,10 +28,33 @@ from pytest_diffchallenge import wire
 from pytest_diffchallenge.memory import measure_peak
 
 TRACEBACK_CHARS = 3000
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class ForbiddenAPIError(RuntimeError):
     """Candidate code called an API that the challenge forbids."""
+
+
+def drop_capabilities() -> None:
+    """Give up every capability, for good, before candidate code runs.
+
+    A worker started by root is root too. Without CAP_SYS_PTRACE it can no longer open the grader's
+    /proc/<pid>/mem, fd or environ (the grader is non-dumpable), and with an empty bounding set no
+    program it executes gets capabilities back.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+            break  # past the kernel's last capability
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    no_capabilities = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, no_capabilities) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed: the worker refuses to run with capabilities")
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
 def set_limits(address_space_bytes: int, max_processes: int) -> None:
@@ -170,6 +195,7 @@ def main() -> None:
     parser.add_argument("--max-processes", type=int, default=0)
     args = parser.parse_args()
     set_limits(args.address_space, args.max_processes)
+    drop_capabilities()
     serve(args)
 
 
