@@ -82,7 +82,7 @@ def find_submissions(folder: Path) -> dict[str, Path]:
 
 # -- trusted sessions forked from a warm interpreter ------------------------------------------------------------
 def trusted_session(pytest_args: list[str], log_path: str, environment: dict, threads: int) -> None:
-    """Runs in a process forked from the fork server: one grading session, output to the grader log."""
+    """Runs in a process from the fork server (or spawned): one grading session, output to the grader log."""
     os.environ.clear()
     os.environ.update(environment)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -111,21 +111,28 @@ def kill_process_tree(pid: int) -> None:
 
 
 class TrustedSessions:
-    """Starts grading sessions from the fork server, with the same limits as ``grading.grade``."""
+    """Starts grading sessions from the fork server, with the same limits as ``grading.grade``.
+
+    Sessions on a GPU are spawned instead: importing diffusers asks CUDA for its device count, and a process
+    forked after that can never use CUDA ("Cannot re-initialize CUDA in forked subprocess").
+    """
 
     def __init__(self):
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(PRELOAD)
+        self.forkserver = multiprocessing.get_context("forkserver")
+        self.forkserver.set_forkserver_preload(PRELOAD)
         self.running: set = set()
         self.lock = threading.Lock()
+
+    def context(self, device: str):
+        return self.forkserver if device == "cpu" else multiprocessing.get_context("spawn")
 
     def grade(self, challenge: bank.Challenge, submission: Path, out: Path, options: GradeOptions) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         (out / RESULTS_FILE).unlink(missing_ok=True)
         environment = {k: v for k, v in os.environ.items() if k != SECRET_FD_VARIABLE} | GRADER_ENVIRONMENT
         command = pytest_command(challenge, submission.resolve(), (out / RESULTS_FILE).resolve(), options)
-        process = self.context.Process(target=trusted_session, daemon=True,
-                                       args=(command[3:], str(out / LOG_FILE), environment, options.threads))
+        process = self.context(options.device).Process(target=trusted_session, daemon=True,
+                                                       args=(command[3:], str(out / LOG_FILE), environment, options.threads))
         with self.lock:
             process.start()
             self.running.add(process)

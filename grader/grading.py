@@ -89,7 +89,8 @@ def read_verdict(out: Path, submission: Path, returncode: int | None) -> dict:
     """The verdict the grading session wrote into ``out``, with the submission's path added."""
     results = out / RESULTS_FILE
     if not results.is_file():
-        tail = (out / LOG_FILE).read_text(errors="replace")[-2000:]
+        log = out / LOG_FILE
+        tail = log.read_text(errors="replace")[-2000:] if log.is_file() else "(the session wrote no log either)"
         raise GradingError(f"pytest exited with code {returncode} and wrote no verdict:\n{tail}")
     verdict = json.loads(results.read_text())
     verdict["submission"] = str(submission)

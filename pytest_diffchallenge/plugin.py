@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pytest_diffchallenge import figures
+from pytest_diffchallenge import figures, recipes
 from pytest_diffchallenge.compare import MismatchError, assert_matches
 from pytest_diffchallenge.memory import format_size, parse_size
 from pytest_diffchallenge.worker_client import (WALL_FACTOR, InProcessClient, SubmissionFault, WorkerClient,
@@ -145,6 +145,7 @@ class Grading:
     def pytest_sessionstart(self, session):
         """Launch the workers of the challenges named on the command line now, so that their imports
         overlap with collection here instead of following it."""
+        recipes.exact_float32(self.device)  # the oracle computes here
         for argument in self.config.args:
             path = Path(argument.split("::")[0])
             challenge = self.challenge_in(path if path.is_dir() else path.parent)
@@ -313,30 +314,32 @@ def probes(request):
 
 
 class Equivalence:
-    def __init__(self, submission: Submission, probes):
-        self.submission, self.probes = submission, probes
+    def __init__(self, submission: Submission, probes, device: str):
+        self.submission, self.probes, self.device = submission, probes, device
 
     def check(self, probe: str, *, rtol: float, atol: float, oracle=None, **inputs) -> tuple[dict, dict]:
         """Run ``probe`` on the submission (in its worker) and on the oracle (here); compare every result.
 
         Tensors must match within ``atol + rtol * |expected|``; other values must be equal.
         """
-        expected = getattr(self.probes, probe)(oracle or self.probes.ORACLE, **inputs)
+        probe_function = getattr(self.probes, probe)
+        expected = probe_function(oracle or self.probes.ORACLE, **inputs,
+                                  **recipes.device_keyword(probe_function, self.device))
         if callable(expected):
             expected = expected()
         got = self.submission.call(probe, **inputs)
         for key, want in expected.items():
             if isinstance(want, torch.Tensor):
-                assert_matches(got[key], want, rtol=rtol, atol=atol, name=f"{probe}: {key}")
+                assert_matches(got[key], want.cpu(), rtol=rtol, atol=atol, name=f"{probe}: {key}")
             elif got[key] != want:
                 raise MismatchError(f"{probe}: {key} is {got[key]!r}, expected {want!r}")
         return got, expected
 
 
 @pytest.fixture
-def equivalence(submission, probes) -> Equivalence:
+def equivalence(request, submission, probes) -> Equivalence:
     """``equivalence.check(probe, rtol=..., atol=..., **inputs)``: the submission against the library."""
-    return Equivalence(submission, probes)
+    return Equivalence(submission, probes, _grading(request).device)
 
 
 @pytest.fixture

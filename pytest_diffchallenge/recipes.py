@@ -7,10 +7,25 @@ machine: fp32 initialisation differs between CPU instruction sets.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 TEXT_DIM = 32
 TOKENIZER_LENGTH = 77
+
+
+def device_keyword(probe, device: str) -> dict:
+    """``{"device": device}`` for a probe that takes a ``device`` parameter (it builds its inputs there)."""
+    return {"device": device} if "device" in inspect.signature(probe).parameters else {}
+
+
+def exact_float32(device: str) -> None:
+    """On CUDA, fp32 matrix products and convolutions otherwise run in TF32: both sides of a comparison would
+    round the same convolutions differently once attention's last bits differ, far beyond the tolerances."""
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def _seeded(seed: int):

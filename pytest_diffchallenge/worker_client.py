@@ -197,8 +197,9 @@ class WorkerClient:
                "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
                "HF_HUB_OFFLINE": "1", "HF_HOME": str(self.workdir / "hf"), "TRANSFORMERS_VERBOSITY": "error",
                "DIFFUSERS_VERBOSITY": "error", "TQDM_DISABLE": "1"}
-        if "CUDA_VISIBLE_DEVICES" in os.environ:
-            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):  # where the GPU driver is found
+            if name in os.environ:
+                env[name] = os.environ[name]
         address_space = max(4 * self.memory_limit, 16 * 1024**3) if self.memory_limit else 0
         if self.device.startswith("cuda"):
             address_space = 0  # the CUDA runtime reserves vast virtual ranges

@@ -24,7 +24,7 @@ import traceback
 
 import torch
 
-from pytest_diffchallenge import wire
+from pytest_diffchallenge import recipes, wire
 from pytest_diffchallenge.memory import measure_peak
 
 TRACEBACK_CHARS = 3000
@@ -140,7 +140,7 @@ class Worker:
             solution = self.import_solution()
         except BaseException as error:
             raise ImportError(f"solution.py could not be imported: {type(error).__name__}: {error}") from error
-        made = probe(solution, **request.get("kwargs", {}))
+        made = probe(solution, **request.get("kwargs", {}), **recipes.device_keyword(probe, self.args.device))
         run = made if callable(made) else (lambda: made)
         handle = next(self.handles)
         self.prepared[handle] = run
@@ -154,6 +154,8 @@ class Worker:
             reply = {"peak_bytes": meter.peak_bytes}
         else:
             result, reply = run(), {}
+            if self.args.device.startswith("cuda"):
+                torch.cuda.synchronize()  # the runtime budget times the kernels, not their launch
         if not request.get("discard"):
             reply["result"] = result
         if request.get("release"):
@@ -161,10 +163,21 @@ class Worker:
         return reply
 
 
+def warm_up_cuda(device: str) -> None:
+    """Create the CUDA context and cuBLAS's workspace now, so that neither counts towards a submission's peak."""
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"--device {device}, but torch {torch.__version__} sees no CUDA device here")
+    recipes.exact_float32(device)
+    ones = torch.ones(8, 8, device=device)
+    (ones @ ones).sum().item()
+
+
 def serve(args) -> None:
     inbox = os.fdopen(args.read_fd, "rb", buffering=0)
     outbox = os.fdopen(args.write_fd, "wb")
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        warm_up_cuda(args.device)
     for dotted in json.loads(args.forbidden):
         guard_forbidden(dotted, os.path.realpath(args.submission) + os.sep)
     worker = Worker(args)

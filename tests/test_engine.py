@@ -7,6 +7,7 @@ from conftest import TOY, by_name
 
 from diffchallenge.bank import load_challenge
 from diffchallenge.grading import grade
+from pytest_diffchallenge.worker_client import WorkerClient
 
 
 def assert_valid(verdict: dict) -> None:
@@ -117,3 +118,17 @@ def test_secret_is_out_of_the_workers_reach(grade_toy):
     verdict = grade_toy("reads_secret")
     assert_valid(verdict)
     assert verdict["score"] == 6, [t["message"] for t in verdict["tests"]]
+
+
+def test_probes_that_take_a_device_get_the_grading_device(tmp_path):
+    """The device reaches probes that declare it (GPU variants build their models there), and only those."""
+    (tmp_path / "solution.py").write_text("")
+    probes = tmp_path / "probes.py"
+    probes.write_text("def on_device(solution, device='unset'):\n    return {'device': device}\n\n"
+                      "def anywhere(solution):\n    return {'device': 'none asked'}\n")
+    worker = WorkerClient(solution_dir=tmp_path, probes=probes, forbidden=[], device="cpu")
+    try:
+        assert worker.call("on_device") == {"device": "cpu"}
+        assert worker.call("anywhere") == {"device": "none asked"}
+    finally:
+        worker.stop()

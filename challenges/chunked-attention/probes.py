@@ -40,10 +40,11 @@ def seeded_attention(config: dict, seed: int) -> Attention:
     return module
 
 
-def _attention_call(solution, config, module_seed, chunk_size, hidden_states, **call_inputs):
-    module = seeded_attention(config, module_seed)
+def _attention_call(solution, config, module_seed, chunk_size, hidden_states, device, **call_inputs):
+    module = seeded_attention(config, module_seed).to(device)
     module.set_processor(solution.ChunkedAttnProcessor(chunk_size=chunk_size))
-    inputs = {name: value for name, value in call_inputs.items() if value is not None}
+    hidden_states = hidden_states.to(device)
+    inputs = {name: value.to(device) for name, value in call_inputs.items() if value is not None}
 
     def run():
         with torch.no_grad():
@@ -53,20 +54,20 @@ def _attention_call(solution, config, module_seed, chunk_size, hidden_states, **
 
 
 def attention(solution, config, module_seed, chunk_size, hidden_states, encoder_hidden_states=None,
-              attention_mask=None, temb=None):
+              attention_mask=None, temb=None, device="cpu"):
     """One ``Attention`` module with the solution's processor."""
-    return _attention_call(solution, config, module_seed, chunk_size, hidden_states,
+    return _attention_call(solution, config, module_seed, chunk_size, hidden_states, device,
                            encoder_hidden_states=encoder_hidden_states, attention_mask=attention_mask, temb=temb)()
 
 
-def long_sequence(solution, config, module_seed, chunk_size, batch, side, data_seed):
+def long_sequence(solution, config, module_seed, chunk_size, batch, side, data_seed, device="cpu"):
     """A (batch, channels, side, side) image through one attention module: ``side**2`` tokens. Returns the call
     alone, so that building the module and the inputs is neither measured nor timed."""
     hidden_states = recipes.seeded_randn((batch, config["query_dim"], side, side), data_seed)
-    return _attention_call(solution, config, module_seed, chunk_size, hidden_states)
+    return _attention_call(solution, config, module_seed, chunk_size, hidden_states, device)
 
 
-def timed_text_conditioning(solution, module_seed, chunk_size, image_tokens, text_tokens, data_seed):
+def timed_text_conditioning(solution, module_seed, chunk_size, image_tokens, text_tokens, data_seed, device="cpu"):
     """Cross-attention from image tokens to a prompt's text tokens, on one thread; returns the call alone, so
     that building the module and the inputs is not timed.
 
@@ -76,7 +77,7 @@ def timed_text_conditioning(solution, module_seed, chunk_size, image_tokens, tex
     the two would measure the machine's load rather than the code."""
     config = {**TRANSFORMER_BLOCK, "cross_attention_dim": TEXT_CHANNELS}
     run = _attention_call(solution, config, module_seed, chunk_size,
-                          recipes.seeded_randn((1, image_tokens, CHANNELS), data_seed),
+                          recipes.seeded_randn((1, image_tokens, CHANNELS), data_seed), device,
                           encoder_hidden_states=recipes.seeded_randn((1, text_tokens, TEXT_CHANNELS), data_seed + 1))
 
     def run_on_one_thread():
@@ -90,28 +91,29 @@ def timed_text_conditioning(solution, module_seed, chunk_size, image_tokens, tex
     return run_on_one_thread
 
 
-def unet(solution, unet_seed, data_seed, chunk_size, sdxl=False, text_mask=None, image_mask=None):
+def unet(solution, unet_seed, data_seed, chunk_size, sdxl=False, text_mask=None, image_mask=None, device="cpu"):
     """A tiny UNet with the processor on every attention module; masks are 1 (keep) / 0 (drop) per token, as
     pipelines pass them: ``text_mask`` over the prompt's tokens, ``image_mask`` over the 4x4 latent tokens
     that the UNet's attention blocks see."""
-    model = recipes.tiny_unet(unet_seed, sdxl=sdxl)
+    model = recipes.tiny_unet(unet_seed, sdxl=sdxl).to(device)
     model.set_attn_processor(solution.ChunkedAttnProcessor(chunk_size=chunk_size))
     batch = 2
-    sample = recipes.seeded_randn((batch, 4, 8, 8), data_seed)
-    text = recipes.seeded_randn((batch, 7, model.config.cross_attention_dim), data_seed + 1)
+    sample = recipes.seeded_randn((batch, 4, 8, 8), data_seed).to(device)
+    text = recipes.seeded_randn((batch, 7, model.config.cross_attention_dim), data_seed + 1).to(device)
     added = None
     if sdxl:
-        added = {"text_embeds": recipes.seeded_randn((batch, 32), data_seed + 2),
-                 "time_ids": torch.tensor([[64.0, 64.0, 0.0, 0.0, 64.0, 64.0]] * batch)}
+        added = {"text_embeds": recipes.seeded_randn((batch, 32), data_seed + 2).to(device),
+                 "time_ids": torch.tensor([[64.0, 64.0, 0.0, 0.0, 64.0, 64.0]] * batch, device=device)}
+    masks = {name: mask.to(device) for name, mask in
+             (("encoder_attention_mask", text_mask), ("attention_mask", image_mask)) if mask is not None}
     with torch.no_grad():
-        output = model(sample, 500, encoder_hidden_states=text, added_cond_kwargs=added,
-                       encoder_attention_mask=text_mask, attention_mask=image_mask).sample
+        output = model(sample, 500, encoder_hidden_states=text, added_cond_kwargs=added, **masks).sample
     return {"sample": output}
 
 
-def vae_decode(solution, vae_seed, data_seed, chunk_size):
+def vae_decode(solution, vae_seed, data_seed, chunk_size, device="cpu"):
     """A tiny AutoencoderKL decode: its mid block attends over the 8x8 latent pixels of a 4-D input."""
-    model = recipes.tiny_vae(vae_seed)
+    model = recipes.tiny_vae(vae_seed).to(device)
     model.set_attn_processor(solution.ChunkedAttnProcessor(chunk_size=chunk_size))
     with torch.no_grad():
-        return {"image": model.decode(recipes.seeded_randn((2, 4, 8, 8), data_seed)).sample}
+        return {"image": model.decode(recipes.seeded_randn((2, 4, 8, 8), data_seed).to(device)).sample}
