@@ -103,6 +103,22 @@ def seeded_randn(shape, seed: int, dtype=torch.float32, scale: float = 1.0) -> t
     return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
 
 
+def seeded_generator(seed: int | None) -> torch.Generator | None:
+    """A CPU generator for a scheduler's noise, or None where a test passes no seed."""
+    return None if seed is None else torch.Generator().manual_seed(seed)
+
+
+def unet_sampling_loop(unet, scheduler, latents, text_embeddings, **step_kwargs) -> torch.Tensor:
+    """A scheduler's whole loop with ``unet`` as the model, from ``latents`` scaled by init_noise_sigma."""
+    sample = latents * scheduler.init_noise_sigma
+    with torch.no_grad():
+        for timestep in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(sample, timestep)
+            model_output = unet(model_input, timestep, encoder_hidden_states=text_embeddings).sample
+            sample = scheduler.step(model_output, timestep, sample, **step_kwargs).prev_sample
+    return sample
+
+
 def tiny_controlnet(seed: int = 0):
     """A ControlNet matching ``tiny_unet`` (its conditioning image is 2x the latent size, like the tiny VAE).
 

@@ -25,16 +25,12 @@ def _scheduler(solution, config, num_inference_steps):
     return scheduler
 
 
-def _generator(seed):
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
 def step(solution, config, num_inference_steps, step_index, sample, model_output, eta=0.0,
          use_clipped_model_output=False, variance_noise=None, generator_seed=None, return_dict=True):
     scheduler = _scheduler(solution, config, num_inference_steps)
     timestep = scheduler.timesteps[step_index]
     out = scheduler.step(model_output, timestep, sample, eta=eta, use_clipped_model_output=use_clipped_model_output,
-                         generator=_generator(generator_seed), variance_noise=variance_noise, return_dict=return_dict)
+                         generator=recipes.seeded_generator(generator_seed), variance_noise=variance_noise, return_dict=return_dict)
     if return_dict:
         return {"prev_sample": out.prev_sample, "pred_original_sample": out.pred_original_sample,
                 "kind": type(out).__name__}
@@ -46,14 +42,8 @@ def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, te
     """A full loop with a tiny UNet as the model."""
     unet = recipes.tiny_unet(unet_seed)
     scheduler = _scheduler(solution, config, num_inference_steps)
-    generator = _generator(generator_seed)
-    sample = latents * scheduler.init_noise_sigma
-    with torch.no_grad():
-        for timestep in scheduler.timesteps:
-            model_input = scheduler.scale_model_input(sample, timestep)
-            model_output = unet(model_input, timestep, encoder_hidden_states=text_embeddings).sample
-            sample = scheduler.step(model_output, timestep, sample, eta=eta, generator=generator).prev_sample
-    return {"sample": sample}
+    return {"sample": recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings, eta=eta,
+                                                 generator=recipes.seeded_generator(generator_seed))}
 
 
 def pipeline_images(solution, config, prompt, num_inference_steps, model_seed, seed, eta=0.0, guidance_scale=5.0):

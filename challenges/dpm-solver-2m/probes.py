@@ -55,10 +55,4 @@ def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, te
     unet = recipes.tiny_unet(unet_seed)
     scheduler = solution.CustomDPMSolverMultistepScheduler(**config)
     scheduler.set_timesteps(num_inference_steps)
-    sample = latents * scheduler.init_noise_sigma
-    with torch.no_grad():
-        for timestep in scheduler.timesteps:
-            model_input = scheduler.scale_model_input(sample, timestep)
-            model_output = unet(model_input, timestep, encoder_hidden_states=text_embeddings).sample
-            sample = scheduler.step(model_output, timestep, sample).prev_sample
-    return {"sample": sample}
+    return {"sample": recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings)}

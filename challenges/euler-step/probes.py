@@ -26,10 +26,6 @@ def _scheduler(solution, config, num_inference_steps):
     return scheduler
 
 
-def _generator(seed):
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
 def schedule(solution, config, num_inference_steps):
     scheduler = _scheduler(solution, config, num_inference_steps)
     return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
@@ -46,7 +42,7 @@ def step(solution, config, num_inference_steps, step_index, sample, model_output
     """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them."""
     scheduler = _scheduler(solution, config, num_inference_steps)
     out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
-                         generator=_generator(generator_seed), return_dict=return_dict)
+                         generator=recipes.seeded_generator(generator_seed), return_dict=return_dict)
     prev_sample, pred_original_sample = (out.prev_sample, out.pred_original_sample) if return_dict else out
     return {"prev_sample": prev_sample, "pred_original_sample": pred_original_sample, "kind": type(out).__name__,
             "step_index_after": scheduler.step_index}
@@ -57,14 +53,8 @@ def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, te
     """A full loop with a tiny UNet as the model, started from noise scaled by init_noise_sigma."""
     unet = recipes.tiny_unet(unet_seed)
     scheduler = _scheduler(solution, config, num_inference_steps)
-    generator = _generator(generator_seed)
-    sample = latents * scheduler.init_noise_sigma
-    with torch.no_grad():
-        for timestep in scheduler.timesteps:
-            model_input = scheduler.scale_model_input(sample, timestep)
-            model_output = unet(model_input, timestep, encoder_hidden_states=text_embeddings).sample
-            sample = scheduler.step(model_output, timestep, sample, **(churn or {}), generator=generator).prev_sample
-    return {"sample": sample}
+    return {"sample": recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings, **(churn or {}),
+                                                 generator=recipes.seeded_generator(generator_seed))}
 
 
 def pipeline_images(solution, config, prompt, num_inference_steps, model_seed, seed, guidance_scale=5.0):

@@ -36,10 +36,6 @@ def _scheduler(solution, config, num_inference_steps, sigmas=None, mu=None):
     return scheduler
 
 
-def _generator(seed):
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
 def shift(solution, image_seq_len, **options):
     return {"mu": torch.tensor(solution.calculate_shift(image_seq_len, **options), dtype=torch.float64)}
 
@@ -61,7 +57,7 @@ def scale_noise(solution, config, num_inference_steps, step_indices, sample, noi
 def step(solution, config, num_inference_steps, step_index, sample, model_output, mu=None, generator_seed=None,
          return_dict=True):
     scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
-    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, generator=_generator(generator_seed),
+    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, generator=recipes.seeded_generator(generator_seed),
                          return_dict=return_dict)
     return {"prev_sample": out.prev_sample if return_dict else out[0], "kind": type(out).__name__,
             "step_index_after": scheduler.step_index}
@@ -84,7 +80,7 @@ def denoising_loop(solution, config, num_inference_steps, model_seed, latents, t
         scheduler = _scheduler(solution, config, num_inference_steps, flux_sigmas(num_inference_steps), mu)
     else:
         scheduler = _scheduler(solution, config, num_inference_steps)
-    generator = _generator(generator_seed)
+    generator = recipes.seeded_generator(generator_seed)
     sample = latents
     with torch.no_grad():
         for timestep in scheduler.timesteps:
