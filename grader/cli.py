@@ -167,9 +167,9 @@ def command_scoreboard(args) -> int:
                             GradeOptions(device=args.device))
             if verdict["status"] == "error":
                 worst = EXIT_INFRA
-            console.print(f"  {score_line(verdict)} in {verdict['duration_s']:.1f} s")
-            table.add_row(challenge.slug, challenge.meta.domain, f"{verdict['score']:g}/{verdict['max_score']:g}",
-                          score_line(verdict).split(" ", 1)[1], f"{verdict['duration_s']:.1f}")
+            score, tests = score_line(verdict).split(" ", 1)
+            console.print(f"  {score} {tests} in {verdict['duration_s']:.1f} s")
+            table.add_row(challenge.slug, challenge.meta.domain, score, tests, f"{verdict['duration_s']:.1f}")
     Console().print(table)
     return worst
 
