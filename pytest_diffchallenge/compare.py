@@ -11,12 +11,9 @@ from __future__ import annotations
 import torch
 
 from pytest_diffchallenge import figures
+from pytest_diffchallenge.faults import MismatchError
 
 FIRST_MISMATCHES_SHOWN = 5
-
-
-class MismatchError(AssertionError):
-    """The submission's output differs from the oracle's."""
 
 
 def _fail(name: str, lines: list[str]):

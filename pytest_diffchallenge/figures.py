@@ -19,3 +19,7 @@ def record(name: str, value: float) -> None:
 def record_max(name: str, value: float) -> None:
     if _current is not None:
         _current[name] = max(value, _current.get(name, value))
+
+
+def current() -> dict[str, float]:
+    return dict(_current or {})

@@ -3,22 +3,24 @@ from pathlib import Path
 
 import pytest
 
-from diffchallenge.bank import load_challenge
 from diffchallenge.grading import GradeOptions, grade
+from pytest_diffchallenge.metadata import load_challenge
+from pytest_diffchallenge.verdict import Verdict
 
 HERE = Path(__file__).parent
-TOY = HERE / "toy-challenge"
+TOY_BANK = HERE / "toy-bank"
+TOY = TOY_BANK / "challenges" / "toy-challenge"
 HOSTILE = HERE / "hostile"
 
 pytest_plugins = ["pytester"]
-collect_ignore = ["toy-challenge", "hostile"]  # graded as data by the tests, never collected as tests
+collect_ignore = ["toy-bank", "hostile"]  # graded as data by the tests, never collected as tests
 
 
 @pytest.fixture
 def grade_toy(tmp_path):
     """Grade a file from tests/hostile/ as the toy challenge's solution.py; return the verdict."""
 
-    def run(name: str, **options) -> dict:
+    def run(name: str, **options) -> Verdict:
         submission = tmp_path / name / "submission"
         submission.mkdir(parents=True)
         shutil.copyfile(HOSTILE / f"{name}.py", submission / "solution.py")
@@ -27,5 +29,5 @@ def grade_toy(tmp_path):
     return run
 
 
-def by_name(verdict: dict) -> dict:
-    return {test["name"]: test for test in verdict["tests"]}
+def by_name(verdict: Verdict) -> dict:
+    return {test.name: test for test in verdict.tests}

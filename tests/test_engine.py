@@ -1,93 +1,93 @@
 """The trusted engine against hostile submissions: the verdict stays true and the report stays valid."""
 
-import json
 import time
 
 from conftest import TOY, by_name
 
-from diffchallenge.bank import load_challenge
 from diffchallenge.grading import grade
-from pytest_diffchallenge.worker_client import WorkerClient
+from pytest_diffchallenge.client import WorkerClient
+from pytest_diffchallenge.metadata import load_challenge
+from pytest_diffchallenge.verdict import Reason, Status, Verdict
 
 
-def assert_valid(verdict: dict) -> None:
-    assert verdict["status"] == "graded", verdict.get("errors")
-    assert verdict["max_score"] == 6
-    assert [t["name"] for t in verdict["tests"]] == ["test_small", "test_memory", "test_secret_inputs"]
+def assert_valid(verdict: Verdict) -> None:
+    assert verdict.status == "graded", verdict.errors
+    assert verdict.max_score == 6
+    assert [t.name for t in verdict.tests] == ["test_small", "test_memory", "test_secret_inputs"]
 
 
 def test_correct_solution_scores_full_marks_with_figures(grade_toy):
     verdict = grade_toy("correct")
     assert_valid(verdict)
-    assert verdict["score"] == 6
+    assert verdict.score == 6
     tests = by_name(verdict)
-    assert tests["test_secret_inputs"]["visibility"] == "hidden"
-    assert tests["test_small"]["visibility"] == "visible"
-    assert 0 < tests["test_memory"]["figures"]["peak_tensor_memory_bytes"] <= 6 * 1024**2
-    assert tests["test_small"]["figures"]["max_abs_error"] == 0.0
-    assert verdict["environment"]["torch"].startswith("2.")
+    assert tests["test_secret_inputs"].visibility == "hidden"
+    assert tests["test_small"].visibility == "visible"
+    assert 0 < tests["test_memory"].figures["peak_tensor_memory_bytes"] <= 6 * 1024**2
+    assert tests["test_small"].figures["max_abs_error"] == 0.0
+    assert verdict.environment["torch"].startswith("2.")
 
 
 def test_starter_scores_zero_with_a_readable_message(tmp_path):
     verdict = grade(load_challenge(TOY), TOY, tmp_path)
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    for test in verdict["tests"]:
-        assert test["status"] == "failed"
-        assert "NotImplementedError: scaled_sum is not implemented yet" in test["message"]
+    assert verdict.score == 0
+    for test in verdict.tests:
+        assert test.status is Status.FAILED
+        assert "NotImplementedError: scaled_sum is not implemented yet" in test.message
 
 
 def test_tampering_with_checks_changes_nothing(grade_toy):
     verdict = grade_toy("tampers_with_checks")
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    assert all("does not match" in t["message"] or "constant" in t["message"] for t in verdict["tests"])
+    assert verdict.score == 0
+    assert all("does not match" in t.message or "constant" in t.message for t in verdict.tests)
 
 
 def test_printed_fake_passes_change_nothing(grade_toy):
     verdict = grade_toy("prints_fake_passes")
     assert_valid(verdict)
-    assert verdict["score"] == 0
+    assert verdict.score == 0
 
 
 def test_forged_results_file_is_overwritten_and_the_daemon_reaped(grade_toy, tmp_path):
     verdict = grade_toy("writes_results")
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    results = tmp_path / "writes_results" / "out" / "results.json"
-    time.sleep(3)  # the forger's daemon would rewrite the file within this time, had it survived
-    assert json.loads(results.read_text())["tests"], "results.json was replaced by the forgery"
+    assert verdict.score == 0
+    out = tmp_path / "writes_results" / "out"
+    time.sleep(3)  # the forger's daemon would write the session's file again within this time, had it survived
+    assert sorted(path.name for path in out.iterdir()) == ["grader.log"]
 
 
 def test_infinite_loop_times_out_and_later_tests_are_not_run(grade_toy):
     verdict = grade_toy("infinite_loop")
     assert_valid(verdict)
-    messages = [t["message"] for t in verdict["tests"]]
+    messages = [t.message for t in verdict.tests]
     assert "did not finish 'scaled_sum' within the 5 s time limit" in messages[0]
     assert "within the 5 s time limit" in messages[1]
     assert messages[2] == "not run: the submission already timed out in 2 tests"
-    assert all(t["status"] == "failed" for t in verdict["tests"])
+    assert all(t.status is Status.FAILED for t in verdict.tests)
 
 
 def test_huge_allocation_fails_with_a_clear_message(grade_toy):
     verdict = grade_toy("memory_bomb")
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    assert "can't allocate memory" in verdict["tests"][0]["message"]
+    assert verdict.score == 0
+    assert "can't allocate memory" in verdict.tests[0].message
 
 
 def test_resident_memory_blowup_is_stopped(grade_toy):
     verdict = grade_toy("resident_memory_bomb")
     assert_valid(verdict)
-    assert "resident memory, over its 1500.00 MiB limit" in verdict["tests"][0]["message"]
+    assert "resident memory, over its 1500.00 MiB limit" in verdict.tests[0].message
 
 
 def test_tensor_memory_ceiling(grade_toy):
     tests = by_name(grade_toy("tensor_memory_hog"))
-    assert tests["test_small"]["status"] == "passed"
-    assert tests["test_memory"]["status"] == "failed"
-    assert "exceeds the ceiling of 6.00 MiB" in tests["test_memory"]["message"]
-    assert tests["test_memory"]["figures"]["peak_tensor_memory_bytes"] > 6 * 1024**2
+    assert tests["test_small"].status is Status.PASSED
+    assert tests["test_memory"].status is Status.FAILED
+    assert "exceeds the ceiling of 6.00 MiB" in tests["test_memory"].message
+    assert tests["test_memory"].figures["peak_tensor_memory_bytes"] > 6 * 1024**2
 
 
 def test_exit_and_segfault_are_failures(grade_toy):
@@ -95,29 +95,29 @@ def test_exit_and_segfault_are_failures(grade_toy):
     crashed = grade_toy("segfaults")
     for verdict in (exited, crashed):
         assert_valid(verdict)
-        assert verdict["score"] == 0
-    assert "worker exited with code 3" in exited["tests"][0]["message"]
-    assert "killed by signal SIGSEGV" in crashed["tests"][0]["message"]
+        assert verdict.score == 0
+    assert "worker exited with code 3" in exited.tests[0].message
+    assert "killed by signal SIGSEGV" in crashed.tests[0].message
 
 
 def test_forbidden_api_loses_points_and_says_why(grade_toy):
     verdict = grade_toy("forbidden_call")
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    assert "torch.add is forbidden in this challenge" in verdict["tests"][0]["message"]
+    assert verdict.score == 0
+    assert "torch.add is forbidden in this challenge" in verdict.tests[0].message
 
 
 def test_syntax_error_is_graded_not_crashed(grade_toy):
     verdict = grade_toy("syntax_error")
     assert_valid(verdict)
-    assert verdict["score"] == 0
-    assert "solution.py could not be imported: SyntaxError" in verdict["tests"][0]["message"]
+    assert verdict.score == 0
+    assert "solution.py could not be imported: SyntaxError" in verdict.tests[0].message
 
 
 def test_secret_is_out_of_the_workers_reach(grade_toy):
     verdict = grade_toy("reads_secret")
     assert_valid(verdict)
-    assert verdict["score"] == 6, [t["message"] for t in verdict["tests"]]
+    assert verdict.score == 6, [t.message for t in verdict.tests]
 
 
 def test_probes_that_take_a_device_get_the_grading_device(tmp_path):

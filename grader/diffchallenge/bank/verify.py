@@ -1,0 +1,103 @@
+"""The author's self-check, ``diffchallenge verify``: does a challenge's test suite tell right from wrong?
+
+- the reference scores full marks, twice, with the same per-test verdict;
+- the starter scores zero;
+- every mutant (``solutions/<slug>/mutants.toml``) loses points: a test fails (its grading stops there).
+  A mutant that does not compile is refused when the mutants are loaded; one whose solution.py cannot
+  be imported is an error, never a caught mutant.
+
+Gradings run through a runner (by default sessions forked from a warm fork server): each is still a fresh
+trusted session with a fresh worker. Every verdict is kept as ``results.json`` in its own folder.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from diffchallenge.bank.mutants import load_mutants, reference_dir
+from diffchallenge.grading import GradeOptions, Runner
+from pytest_diffchallenge.metadata import Challenge
+from pytest_diffchallenge.verdict import RESULTS_FILE, Status, Verdict, write_results
+
+NOT_IMPORTABLE = "SolutionImportError"  # the worker's exception type for a solution.py that cannot be imported
+
+
+@dataclass
+class Row:
+    challenge: str
+    kind: str  # reference | starter | mutant
+    name: str
+    score: float
+    max_score: float
+    expected: str
+    ok: bool
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+
+
+def full_marks(challenge: Challenge) -> Callable[[Verdict], bool]:
+    return lambda verdict: verdict.score == verdict.max_score == challenge.meta.points
+
+
+def scores_zero(verdict: Verdict) -> bool:
+    return verdict.score == 0
+
+
+def loses_points(verdict: Verdict) -> bool:
+    """A test failed for a reason other than a solution.py that does not import."""
+    return any(t.status is Status.FAILED and t.raised != NOT_IMPORTABLE for t in verdict.tests)
+
+
+def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, threads: int = 1, jobs: int = 1,
+                     device: str = "cpu") -> list[Row]:
+    """One row per grading: kind, name, score, expectation and whether it held.
+
+    ``jobs`` gradings run at once, each with ``threads`` threads (one thread each on two cores is faster in
+    total than two threads each in turn, and oversubscribing threads is many times slower).
+    """
+    options = GradeOptions(device=device, threads=threads)
+    # A mutant has lost points as soon as one test fails: the rest of its grading would prove nothing more.
+    until_failure = replace(options, stop_at_first_failure=True)
+    reference = reference_dir(challenge)
+    plan: list[tuple[str, str, Path, str, Callable[[Verdict], bool], GradeOptions]] = [
+        ("reference", "first run", reference, "full marks", full_marks(challenge), options),
+        ("reference", "second run", reference, "same verdict", full_marks(challenge), options),
+        ("starter", "starter", challenge.root, "zero", scores_zero, options)]
+    for mutant in load_mutants(challenge):
+        folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
+        plan.append(("mutant", mutant.name, folder, "loses points", loses_points, until_failure))
+
+    def run(step) -> tuple[Verdict, Row]:
+        kind, name, folder, expectation, check, step_options = step
+        out = workdir / kind / name
+        verdict = runner.grade(challenge, folder, out, step_options)
+        write_results(out / RESULTS_FILE, verdict)
+        return verdict, Row(challenge.slug, kind, name, verdict.score, verdict.max_score, expectation,
+                            ok=verdict.status == "graded" and check(verdict), seconds=verdict.duration_s,
+                            errors=verdict.errors)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = list(pool.map(run, plan))
+    (first, _), (second, same) = done[0], done[1]
+    same.ok = same.ok and [t.status for t in first.tests] == [t.status for t in second.tests]
+    return [row for _, row in done]
+
+
+@dataclass
+class Summary:
+    challenge: str
+    reference_seconds: float
+    mutants_caught: int
+    mutants: int
+    all_ok: bool
+
+
+def summary(rows: list[Row]) -> Summary:
+    """Per challenge: the reference's grading time and how many mutants were caught."""
+    mutants = [r for r in rows if r.kind == "mutant"]
+    return Summary(challenge=rows[0].challenge,
+                   reference_seconds=min(r.seconds for r in rows if r.kind == "reference"),
+                   mutants_caught=sum(r.ok for r in mutants), mutants=len(mutants), all_ok=all(r.ok for r in rows))

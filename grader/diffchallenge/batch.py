@@ -1,0 +1,162 @@
+"""Batch grading: one submission per student, one result folder per student, and a gradebook.
+
+Each student is graded by the one grading path (``grading.grade``) through a runner: by default local
+sessions forked from a warm fork server (``runners.forkserver``), or Docker containers. ``--jobs N`` runs N
+gradings at once with cores / N threads each (oversubscribed threads make tiny-model forwards many times
+slower).
+
+Resuming: a student whose folder holds a results.json with status "graded" is skipped unless ``force``.
+Refused submissions and infrastructure errors are recorded as such (never as a zero) and tried again
+on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from diffchallenge.grading import GRADER_ENVIRONMENT, GradeOptions, LocalRunner, Runner
+from diffchallenge.reports import gradebook
+from diffchallenge.reports.gradebook import Outcome
+from diffchallenge.reports.results import REPORT_FILES, remove_reports, write_reports
+from diffchallenge.submissions import SubmissionRefused, open_submission
+from pytest_diffchallenge.metadata import Challenge
+from pytest_diffchallenge.verdict import RESULTS_FILE, Verdict, VerdictError, read_results, write_atomically
+
+OUTCOME_FILE = "outcome.json"  # why a student has no verdict: refused or an infrastructure error
+
+
+class BatchError(ValueError):
+    """Bad usage of grade-batch: exit code 2."""
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def forkserver_runner() -> LocalRunner:
+    from diffchallenge.runners.forkserver import ForkServer
+
+    # Read at import time by the fork server's modules (tqdm, transformers' logging).
+    os.environ.update(GRADER_ENVIRONMENT)
+    return LocalRunner(ForkServer())
+
+
+# -- finding the submissions -----------------------------------------------------------------------------------
+def find_submissions(folder: Path) -> dict[str, Path]:
+    """Student name -> submission (a subfolder, a .zip or a .py file), in name order."""
+    if not folder.is_dir():
+        raise BatchError(f"{folder} is not a folder of submissions")
+    found: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith((".", "__")) or not (entry.is_dir() or entry.suffix in (".zip", ".py")):
+            continue
+        name = entry.name if entry.is_dir() else entry.stem
+        if name in found:
+            raise BatchError(f"two submissions for the student {name!r}: {found[name].name} and {entry.name}")
+        found[name] = entry
+    if not found:
+        raise BatchError(f"{folder} holds no submissions (subfolders, .zip or .py files)")
+    return found
+
+
+# -- one student ----------------------------------------------------------------------------------------------
+def previous_verdict(folder: Path) -> Verdict | None:
+    """The verdict of an earlier run, if it graded the student and wrote every report (else: grade again)."""
+    if not all((folder / name).is_file() for name in REPORT_FILES):
+        return None
+    try:
+        verdict = read_results(folder / RESULTS_FILE)
+    except VerdictError:
+        return None
+    return verdict if verdict.status == "graded" else None
+
+
+def grade_student(runner: Runner, challenge: Challenge, student: str, source: Path, out: Path,
+                  options: GradeOptions, force: bool) -> Outcome:
+    folder = out / student
+    if not force and (verdict := previous_verdict(folder)) is not None:
+        return Outcome(student, "graded", verdict=verdict, seconds=verdict.duration_s, resumed=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_reports(folder)
+    (folder / OUTCOME_FILE).unlink(missing_ok=True)
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="diffchallenge-batch-") as scratch:
+            submission = open_submission(source, Path(scratch) / "submission")
+            verdict = runner.grade(challenge, submission.folder, folder, options)
+        verdict = verdict.with_(submission=str(source))
+        write_reports(verdict, folder, challenge.meta.limits)
+        outcome = Outcome(student, verdict.status, message="; ".join(verdict.errors), verdict=verdict)
+        if outcome.status == "error" and not outcome.message:
+            outcome.message = "a test could not be run by the grader; see results.json"
+    except SubmissionRefused as refusal:
+        outcome = Outcome(student, "refused", message=str(refusal))
+    except Exception as error:  # an infrastructure fault for this student only: recorded, never a zero
+        outcome = Outcome(student, "error", message=f"{type(error).__name__}: {error}")
+    outcome.seconds = round(time.monotonic() - started, 2)
+    if outcome.status != "graded":
+        write_atomically(folder / OUTCOME_FILE, json.dumps(
+            {"student": student, "status": outcome.status, "message": outcome.message}, indent=2))
+    return outcome
+
+
+# -- the batch --------------------------------------------------------------------------------------------------
+def check_out_folder(out: Path, challenge: Challenge, force: bool) -> None:
+    try:
+        earlier = json.loads((out / gradebook.JSON_FILE).read_text()).get("challenge")
+    except (OSError, ValueError, AttributeError):
+        return
+    if earlier != challenge.slug and not force:
+        raise BatchError(f"{out} holds a gradebook for {earlier!r}, not {challenge.slug!r}; "
+                         f"choose another --out or pass --force")
+
+
+def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int = 1, force: bool = False,
+                device: str = "cpu", console: Console | None = None, runner: Runner | None = None) -> list[Outcome]:
+    """Grade every submission in ``submissions`` into ``out``; write the gradebook; return the outcomes."""
+    students = find_submissions(submissions)
+    if jobs < 1:
+        raise BatchError("--jobs must be at least 1")
+    check_out_folder(out, challenge, force)
+    out.mkdir(parents=True, exist_ok=True)
+    console = console or Console(stderr=True)
+    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs))
+    runner = runner or forkserver_runner()
+    outcomes: dict[str, Outcome] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
+        task = progress.add_task(f"grading {challenge.slug}", total=len(students))
+        futures = {pool.submit(grade_student, runner, challenge, name, source, out, options, force): name
+                   for name, source in students.items()}
+        try:
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[outcome.student] = outcome
+                progress.console.print(outcome_line(outcome))
+                progress.advance(task)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            runner.stop_all()
+            raise
+    ordered = [outcomes[name] for name in students]
+    gradebook.write(out, challenge, ordered)
+    return ordered
+
+
+def outcome_line(outcome: Outcome) -> str:
+    if outcome.status == "graded" and outcome.verdict is not None:
+        verdict = outcome.verdict
+        note = " (already graded: skipped)" if outcome.resumed else f" in {outcome.seconds:.0f} s"
+        return f"[green]{outcome.student}[/]: {verdict.score:g}/{verdict.max_score:g}{note}"
+    style = "red" if outcome.status == "refused" else "magenta"
+    first_line = outcome.message.splitlines()[0] if outcome.message else ""
+    return f"[{style}]{outcome.student}: {outcome.status}[/]: {first_line}"

@@ -1,0 +1,376 @@
+"""The diffchallenge command line.
+
+Exit codes: 0 graded (whatever the score), 2 bad usage or input, 3 infrastructure error. Commands that only
+read the bank (``list``, ``show``, ``start``) import neither torch nor the grading machinery: each handler
+imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from diffchallenge.bank import challenges as bank
+from diffchallenge.exits import EPILOG, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
+from diffchallenge.nbgrader.commands import add_nbgrader_commands
+from diffchallenge.reports.results import FORMATS
+from diffchallenge.runners.choice import add_runner_arguments, runner_for
+from pytest_diffchallenge.metadata import DIFFICULTIES, DOMAINS, ChallengeFormatError
+
+console = Console(stderr=True)
+
+
+def score_line(verdict) -> str:
+    counts: dict[str, int] = {}
+    for test in verdict.tests:
+        counts[test.status] = counts.get(test.status, 0) + 1
+    detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{verdict.score:g}/{verdict.max_score:g} ({detail})"
+
+
+def print_verdict(verdict) -> None:
+    table = Table(title=f"{verdict.challenge}: {verdict.title}", show_lines=False)
+    for column in ("test", "visibility", "status", "points", "reason", "message"):
+        table.add_column(column, overflow="fold")
+    for test in verdict.tests:
+        style = {"passed": "green", "failed": "red", "error": "magenta"}[test.status]
+        first_line = test.message.splitlines()[0] if test.message else ""
+        table.add_row(escape(test.name), test.visibility, f"[{style}]{test.status}[/]",
+                      f"{test.score:g}/{test.max_score:g}", test.reason or "", escape(first_line[:120]))
+    console.print(table)
+    for error in verdict.errors:
+        console.print(f"[magenta]grader error:[/] {escape(error)}")
+    console.print(f"[bold]score: {score_line(verdict)}[/]")
+
+
+# -- candidates ----------------------------------------------------------------------------------------------
+def command_list(args) -> int:
+    challenges = [c for c in bank.all_challenges() if not args.domain or c.meta.domain == args.domain]
+    columns = ("slug", "title", "domain", "difficulty", "points", "GPU variant")
+    rows = [(c.slug, c.meta.title, c.meta.domain, c.meta.difficulty, str(c.meta.points),
+             "yes" if c.meta.gpu_variant else "no") for c in challenges]
+    if not sys.stdout.isatty():  # piped: one plain tab-separated row per challenge, never wrapped
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join(row))
+        return EXIT_OK
+    table = Table(title="diffchallenge challenges")
+    for column in columns:
+        table.add_column(column, no_wrap=column == "slug")
+    for row in rows:
+        table.add_row(*map(escape, row))
+    Console().print(table)
+    return EXIT_OK
+
+
+def command_show(args) -> int:
+    from rich.markdown import Markdown
+
+    challenge = bank.get_challenge(args.slug)
+    meta = challenge.meta
+    out = Console()
+    out.print(f"[bold]{meta.slug}[/]: {meta.title}  ({meta.domain}, {meta.difficulty}, {meta.points} points)")
+    out.print(Markdown(challenge.statement.read_text(encoding="utf-8")))
+    out.print(f"\nStart a workspace: diffchallenge start {meta.slug}")
+    return EXIT_OK
+
+
+def command_start(args) -> int:
+    from diffchallenge import workspace
+
+    challenge = bank.get_challenge(args.slug)
+    folder = Path(args.dir or args.slug)
+    written = workspace.start(challenge, folder)
+    console.print(f"workspace for [bold]{challenge.slug}[/] in {folder}: " + ", ".join(p.name for p in written))
+    console.print(f"edit {', '.join(challenge.meta.edit)}, then run the public tests:\n"
+                  f"  cd {folder} && {workspace.RUN_LINE}     (or ./{workspace.RUN_SCRIPT})")
+    return EXIT_OK
+
+
+def command_test(args) -> int:
+    from rich.markdown import Markdown
+
+    from diffchallenge import workspace
+    from diffchallenge.submissions import check_sources_decode
+    from pytest_diffchallenge.verdict import Status
+
+    folder = Path(args.dir)
+    if not (folder / "solution.py").is_file():
+        raise UsageError(f"{folder} holds no solution.py")
+    check_sources_decode(folder, shown_as=folder)  # as grading does: a clear message for a non-UTF-8 source
+    console.print(f"running the public tests in {folder} ...")
+    verdict, feedback = workspace.run_public_tests(folder, device=args.device)
+    Console().print(Markdown(feedback))
+    meta = workspace.load_workspace(folder).meta
+    console.print(f"[bold]points so far: {verdict.score:g} of the public tests' {verdict.max_score:g}[/] "
+                  f"(the challenge is worth {meta.points}; hidden tests grade the rest)")
+    if verdict.status == "error":
+        return EXIT_INFRA
+    return EXIT_OK if all(t.status is Status.PASSED for t in verdict.tests) else EXIT_FAILED
+
+
+# -- interviewers and instructors --------------------------------------------------------------------------------
+def command_grade(args) -> int:
+    from diffchallenge.grading import GradeOptions
+    from diffchallenge.reports.results import REPORT_FILES, remove_reports, write_reports
+    from diffchallenge.submissions import open_submission
+
+    out = Path(args.out)
+    if not args.force and (held := [name for name in REPORT_FILES if (out / name).exists()]):
+        raise UsageError(f"{out} already holds results ({', '.join(held)}); pass --force to overwrite them")
+    if args.challenge:
+        bank.get_challenge(args.challenge)  # an unknown slug is reported before the submission is read
+    runner = runner_for(args)
+    with tempfile.TemporaryDirectory(prefix="diffchallenge-submission-") as scratch:
+        submission = open_submission(Path(args.submission), Path(scratch) / "submission")
+        slug = args.challenge or submission.challenge_slug
+        if slug is None:
+            raise UsageError(f"{args.submission} names no challenge (no challenge.toml): pass --challenge SLUG")
+        challenge = bank.get_challenge(slug)  # always the bank's copy: a workspace's tests are not trusted
+        remove_reports(out)
+        options = GradeOptions(device=args.device, public_only=args.public_only)
+        verdict = runner.grade(challenge, submission.folder, out, options)
+    verdict = verdict.with_(submission=str(args.submission))
+    written = write_reports(verdict, out, challenge.meta.limits, args.formats or tuple(FORMATS))
+    print_verdict(verdict)
+    console.print(f"results in {out}: {', '.join(path.name for path in written)}")
+    return EXIT_INFRA if verdict.status == "error" else EXIT_OK
+
+
+def command_grade_batch(args) -> int:
+    from diffchallenge import batch
+    from diffchallenge.reports import gradebook
+
+    challenge = bank.get_challenge(args.challenge)
+    runner = runner_for(args) if args.runner == "docker" else None  # else: the batch's warm fork server
+    outcomes = batch.grade_batch(challenge, Path(args.submissions), Path(args.out), jobs=args.jobs, force=args.force,
+                                 device=args.device, console=console, runner=runner)
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "refused", "error")}
+    scores = [o.verdict.score for o in outcomes if o.status == "graded" and o.verdict is not None]
+    mean = f", mean score {sum(scores) / len(scores):.1f}/{challenge.meta.points}" if scores else ""
+    console.print(f"[bold]{counts['graded']} graded, {counts['refused']} refused, {counts['error']} "
+                  f"infrastructure errors{mean}[/]")
+    console.print(f"gradebook: {Path(args.out) / gradebook.CSV_FILE}, {Path(args.out) / gradebook.JSON_FILE}")
+    if counts["error"]:
+        console.print("[magenta]students with infrastructure errors have no score; run the same command again "
+                      "to grade them (graded students are skipped)[/]")
+        return EXIT_INFRA
+    return EXIT_OK
+
+
+def command_scoreboard(args) -> int:
+    from diffchallenge.grading import GradeOptions, grade
+
+    table = Table(title="reference solutions")
+    for column in ("challenge", "domain", "score", "tests", "seconds"):
+        table.add_column(column)
+    worst = EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="diffchallenge-scoreboard-") as workdir:
+        for challenge in bank.all_challenges():
+            console.print(f"grading the reference of {challenge.slug} ...")
+            assert challenge.reference_dir is not None  # every challenge of the bank has one
+            verdict = grade(challenge, challenge.reference_dir, Path(workdir) / challenge.slug,
+                            GradeOptions(device=args.device))
+            if verdict.status == "error":
+                worst = EXIT_INFRA
+            score, tests = score_line(verdict).split(" ", 1)
+            console.print(f"  {score} {tests} in {verdict.duration_s:.1f} s")
+            table.add_row(challenge.slug, challenge.meta.domain, score, tests, f"{verdict.duration_s:.1f}")
+    Console().print(table)
+    return worst
+
+
+# -- challenge authors ---------------------------------------------------------------------------------------------
+def command_new(args) -> int:
+    from diffchallenge.bank import scaffold
+
+    try:
+        written = scaffold.create(args.slug, args.title or args.slug.replace("-", " ").capitalize(), args.domain,
+                                  args.difficulty)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    root = bank.bank_root()
+    console.print("created:\n" + "\n".join(f"  {path.relative_to(root)}" for path in written))
+    console.print(f"replace the TODOs and the example task, then run: diffchallenge verify {args.slug}")
+    return EXIT_OK
+
+
+def command_verify(args) -> int:
+    from diffchallenge.batch import forkserver_runner, usable_cores
+    from diffchallenge.bank import verify
+
+    challenges = [bank.get_challenge(s) for s in args.slugs] if args.slugs else bank.all_challenges()
+    jobs = args.jobs or usable_cores()
+    table = Table(title="diffchallenge verify")
+    for column in ("challenge", "kind", "name", "score", "expected", "ok", "seconds"):
+        table.add_column(column)
+    totals = Table(title="per challenge")
+    for column in ("challenge", "reference grading s", "mutants caught", "ok"):
+        totals.add_column(column)
+    runner = forkserver_runner()
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="diffchallenge-verify-") as workdir:
+        for challenge in challenges:
+            console.print(f"verifying {challenge.slug} ...")
+            rows = verify.verify_challenge(challenge, Path(workdir) / challenge.slug, runner, jobs=jobs,
+                                           threads=max(1, usable_cores() // jobs), device=args.device)
+            for row in rows:
+                failures += not row.ok
+                table.add_row(row.challenge, row.kind, row.name, f"{row.score:g}/{row.max_score:g}",
+                              row.expected, "[green]yes[/]" if row.ok else "[red]NO[/]", f"{row.seconds:.1f}")
+            total = verify.summary(rows)
+            totals.add_row(total.challenge, f"{total.reference_seconds:.1f}",
+                           f"{total.mutants_caught}/{total.mutants}", "[green]yes[/]" if total.all_ok else "[red]NO[/]")
+    Console().print(table)
+    Console().print(totals)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def command_image_build(args) -> int:
+    from diffchallenge.grading import GradingError
+    from diffchallenge.runners.docker import docker_client
+    from diffchallenge.runners.image import TAGS, ImageError, build_image, expected_labels
+
+    tag = args.tag or TAGS[args.variant] + ("-public" if args.public else "")
+    try:
+        image_id = build_image(docker_client(), gpu=args.variant == "gpu", base=args.base, tag=tag,
+                               public_only=args.public, log=lambda line: print(line, file=sys.stderr))
+    except ImageError as error:
+        raise GradingError(str(error)) from None
+    print(json.dumps({"tag": tag, "id": image_id, "labels": expected_labels(args.public)}, indent=2))
+    return EXIT_OK
+
+
+# -- the parser ---------------------------------------------------------------------------------------------------
+def add_command(commands, name: str, handler, help: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help, description=help, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def register_candidate_commands(commands) -> None:
+    sub = add_command(commands, "list", command_list, "the challenges, with domain, difficulty and points")
+    sub.add_argument("--domain", choices=sorted(DOMAINS))
+
+    sub = add_command(commands, "show", command_show, "print a challenge's statement")
+    sub.add_argument("slug", metavar="SLUG")
+
+    sub = add_command(commands, "start", command_start,
+                      "make a workspace: statement, starter, probes and public tests (nothing from solutions/)")
+    sub.add_argument("slug", metavar="SLUG")
+    sub.add_argument("dir", nargs="?", metavar="DIR", help="the workspace folder (default: ./SLUG)")
+
+    sub = add_command(commands, "test", command_test, "run a workspace's public tests on its solution.py")
+    sub.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the workspace (default: the current folder)")
+    sub.add_argument("--device", default="cpu")
+
+
+def register_grading_commands(commands) -> None:
+    sub = add_command(commands, "grade", command_grade,
+                      "grade one submission with the public and hidden tests; write results.json and the reports")
+    sub.add_argument("submission", metavar="SUBMISSION", help="a folder holding solution.py, a .py file or a .zip")
+    sub.add_argument("--challenge", metavar="SLUG", help="default: the slug in the submission's challenge.toml")
+    sub.add_argument("--out", default="diffchallenge-results", metavar="DIR",
+                     help="folder for results.json, the reports and the grader log (default: %(default)s)")
+    sub.add_argument("--format", dest="formats", action="append", choices=list(FORMATS),
+                     help="reports to write beside results.json (repeatable; default: all)")
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--public-only", action="store_true", help="grade with the public tests alone")
+    sub.add_argument("--force", action="store_true", help="overwrite results already in --out")
+    add_runner_arguments(sub)
+
+    sub = add_command(commands, "grade-batch", command_grade_batch,
+                      "grade one submission per student (subfolders, .zip or .py files) into a gradebook")
+    sub.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one submission per student")
+    sub.add_argument("--challenge", required=True, metavar="SLUG")
+    sub.add_argument("--out", required=True, metavar="DIR", help="one result folder per student, plus the gradebook")
+    sub.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="gradings at once; each gets cores/N threads (default: %(default)s)")
+    sub.add_argument("--force", action="store_true", help="grade again students already graded in --out")
+    sub.add_argument("--device", default="cpu")
+    add_runner_arguments(sub)
+
+    sub = add_command(commands, "scoreboard", command_scoreboard,
+                      "grade every reference solution and print a scoreboard")
+    sub.add_argument("--device", default="cpu")
+
+
+def register_author_commands(commands) -> None:
+    sub = add_command(commands, "new", command_new,
+                      "scaffold a challenge (statement, metadata, starter, probes, tests, reference, mutants)")
+    sub.add_argument("slug", metavar="SLUG")
+    sub.add_argument("--title")
+    sub.add_argument("--domain", choices=sorted(DOMAINS), default="architecture")
+    sub.add_argument("--difficulty", choices=DIFFICULTIES, default="medium")
+
+    sub = add_command(commands, "verify", command_verify,
+                      "self-check: reference full marks, starter zero, every mutant loses")
+    sub.add_argument("slugs", nargs="*", metavar="SLUG")
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--jobs", type=int, default=0,
+                     help="gradings at once, each with cores / jobs threads (default: one per core)")
+
+
+def register_image_command(commands) -> None:
+    image = commands.add_parser("image", help="build the Docker grading image (docker/README.md)")
+    actions = image.add_subparsers(dest="image_action", required=True, metavar="ACTION")
+    sub = actions.add_parser("build", help="build the grading image (CPU: fully offline from a debootstrap base)")
+    variant = sub.add_mutually_exclusive_group()
+    variant.add_argument("--gpu", dest="variant", action="store_const", const="gpu",
+                         help="CUDA PyTorch base (the Dockerfile's default unless --base); dependencies from the index")
+    variant.add_argument("--cpu", dest="variant", action="store_const", const="cpu",
+                         help="offline CPU image on the debootstrap base (docker/build-base.sh), wheels from this machine")
+    sub.add_argument("--base", metavar="IMAGE", help="base image to build on")
+    sub.add_argument("--tag", help="image tag (default diffchallenge:cpu or diffchallenge:gpu)")
+    sub.add_argument("--public", action="store_true",
+                     help="a candidate's image: nothing from solutions/ (no hidden tests, no reference); it cannot grade")
+    sub.set_defaults(handler=command_image_build, variant="cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffchallenge", description=(__doc__ or "").splitlines()[0],
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register_candidate_commands(commands)
+    register_grading_commands(commands)
+    register_author_commands(commands)
+    add_nbgrader_commands(commands)
+    register_image_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from diffchallenge.batch import BatchError
+    from diffchallenge.grading import GradingError
+    from diffchallenge.submissions import SubmissionRefused
+    from diffchallenge.workspace import WorkspaceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, SubmissionRefused, WorkspaceError, BatchError, bank.UnknownChallenge,
+            ChallengeFormatError) as error:
+        console.print(f"[red]error:[/] {error}")
+        return EXIT_USAGE
+    except GradingError as error:
+        console.print(f"[magenta]infrastructure error:[/] {error}")
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return 130
+    except Exception:  # a crash of the grader itself: an infrastructure error, never a score
+        console.print_exception(max_frames=5)
+        console.print("[magenta]infrastructure error: the grader crashed; no verdict was produced[/]")
+        return EXIT_INFRA
+
+
+if __name__ == "__main__":
+    sys.exit(main())

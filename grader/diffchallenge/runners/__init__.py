@@ -1,0 +1,3 @@
+"""Where gradings run: ``local`` and ``forkserver`` start the trusted session on this machine (a fresh
+interpreter, or a fork of a warm one), ``docker`` grades inside a hardened container of the image that
+``image`` builds."""

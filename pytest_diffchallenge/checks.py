@@ -1,0 +1,157 @@
+"""What a challenge's tests hold: the submission, the equivalence check against the library, the runtime
+budget, and the fixtures that hand them out.
+
+Fixtures: ``challenge``, ``submission``, ``probes``, ``equivalence``, ``runtime``, ``device``, ``hidden_seed``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+import torch
+
+from pytest_diffchallenge import figures, markers, recipes, secret
+from pytest_diffchallenge.client import WorkerClient
+from pytest_diffchallenge.compare import assert_matches
+from pytest_diffchallenge.faults import GraderError, MismatchError, OverRuntimeBudget, SubmissionFault
+from pytest_diffchallenge.session import PLUGIN_NAME, GradingSession
+
+RUNTIME_WARMUP = 2
+RUNTIME_REPEATS = 7
+
+
+def _session(request) -> GradingSession:
+    return request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+
+
+def _challenge(request):
+    challenge = _session(request).challenge(request.node)
+    if challenge is None:
+        raise GraderError("this fixture is only for a challenge's tests")
+    return challenge
+
+
+class Submission:
+    """What a test holds: calls go to the worker; peaks are recorded when the test has a memory limit."""
+
+    def __init__(self, worker: WorkerClient, measure_memory: bool):
+        self._worker = worker
+        self._measure = measure_memory
+
+    def call(self, probe: str, **kwargs):
+        reply = self._worker.call(probe, measure_memory=self._measure, **kwargs)
+        if reply.peak_bytes is not None:
+            figures.record_max("peak_tensor_memory_bytes", reply.peak_bytes)
+        figures.record_max("worker_rss_bytes", self._worker.peak_rss)
+        return reply
+
+
+@pytest.fixture
+def challenge(request):
+    """The challenge's metadata (``challenge.meta``) and folders."""
+    return _challenge(request)
+
+
+@pytest.fixture
+def submission(request) -> Submission:
+    """The candidate's solution, behind a worker process: ``submission.call(probe, **inputs)``."""
+    challenge = _challenge(request)
+    worker = _session(request).worker(challenge, "submission")
+    return Submission(worker, measure_memory=markers.memory_ceiling(request.node, challenge) is not None)
+
+
+@pytest.fixture
+def probes(request):
+    """The challenge's probes module, loaded in this (trusted) process: its constants and, run with
+    ``probes.ORACLE`` as the solution, the oracle."""
+    return _session(request).probes(_challenge(request))
+
+
+class Equivalence:
+    def __init__(self, submission: Submission, probes, device: str):
+        self.submission, self.probes, self.device = submission, probes, device
+
+    def check(self, probe: str, *, rtol: float, atol: float, oracle=None, **inputs) -> tuple[dict, dict]:
+        """Run ``probe`` on the submission (in its worker) and on the oracle (here); compare every result.
+
+        Tensors must match within ``atol + rtol * |expected|``; other values must be equal.
+        """
+        probe_function = getattr(self.probes, probe)
+        expected = probe_function(oracle or self.probes.ORACLE, **inputs,
+                                  **recipes.device_keyword(probe_function, self.device))
+        if callable(expected):
+            expected = expected()
+        got = self.submission.call(probe, **inputs)
+        for key, want in expected.items():
+            if isinstance(want, torch.Tensor):
+                assert_matches(got[key], want.cpu(), rtol=rtol, atol=atol, name=f"{probe}: {key}")
+            elif got[key] != want:
+                raise MismatchError(f"{probe}: {key} is {got[key]!r}, expected {want!r}")
+        return got, expected
+
+
+@pytest.fixture
+def equivalence(request, submission, probes) -> Equivalence:
+    """``equivalence.check(probe, rtol=..., atol=..., **inputs)``: the submission against the library."""
+    return Equivalence(submission, probes, _session(request).device)
+
+
+@pytest.fixture
+def device(request) -> str:
+    return _session(request).device
+
+
+@pytest.fixture
+def hidden_seed(request) -> int:
+    """A seed derived from this run's secret and the test's id: unpredictable to the candidate."""
+    return secret.hidden_seed(_session(request).secret, request.node.nodeid)
+
+
+class Runtime:
+    def __init__(self, submission: WorkerClient, reference: WorkerClient, budget: float):
+        self.submission, self.reference, self.budget = submission, reference, budget
+
+    def check(self, probe: str, *, repeats: int = RUNTIME_REPEATS, **kwargs) -> float:
+        """Time the probe's prepared call in both workers, interleaved; fail if the median ratio is over budget."""
+        try:
+            reference = self.reference.prepare(probe, **kwargs)
+        except SubmissionFault as fault:
+            raise GraderError(f"the reference solution failed: {fault}") from None
+        candidate = self.submission.prepare(probe, **kwargs)
+        times = {"candidate": [], "reference": []}
+        pair = (("candidate", self.submission, candidate), ("reference", self.reference, reference))
+        for index in range(RUNTIME_WARMUP + repeats):
+            # Whoever runs second in a pair tends to run slower (caches, frequency): take turns going first.
+            for role, worker, handle in pair if index % 2 == 0 else pair[::-1]:
+                started = time.perf_counter()
+                try:
+                    worker.run(handle, discard=True)
+                except SubmissionFault as fault:
+                    if role == "reference":
+                        raise GraderError(f"the reference solution failed: {fault}") from None
+                    raise
+                if index >= RUNTIME_WARMUP:
+                    times[role].append(time.perf_counter() - started)
+        candidate_s = statistics.median(times["candidate"])
+        reference_s = statistics.median(times["reference"])
+        # Each pair ran back to back, so load on the machine hits both alike: the median of the pairs'
+        # ratios is steadier than the ratio of the medians.
+        ratio = statistics.median(c / r for c, r in zip(times["candidate"], times["reference"]))
+        figures.record("candidate_ms", round(candidate_s * 1000, 3))
+        figures.record("reference_ms", round(reference_s * 1000, 3))
+        figures.record("runtime_ratio", round(ratio, 3))
+        if ratio > self.budget:
+            raise OverRuntimeBudget(f"too slow: {candidate_s * 1000:.1f} ms against the reference's "
+                                  f"{reference_s * 1000:.1f} ms (ratio {ratio:.2f}, budget {self.budget:g})")
+        return ratio
+
+
+@pytest.fixture
+def runtime(request) -> Runtime:
+    """``runtime.check(probe, **inputs)``: the runtime budget, measured against the reference in this run."""
+    challenge = _challenge(request)
+    budget = markers.runtime_budget(request.node, challenge)
+    session = _session(request)
+    return Runtime(session.worker(challenge, "submission"), session.worker(challenge, "reference"), budget)

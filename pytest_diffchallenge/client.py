@@ -1,0 +1,284 @@
+"""The worker client: the trusted side of a worker. Spawn it, send it requests, enforce time and memory.
+
+Every way a worker can go wrong becomes a ``SubmissionFault``, an AssertionError, so the test it happened
+in fails with a message that says what happened. Nothing the worker sends is executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_diffchallenge import wire
+from pytest_diffchallenge.faults import (BadReply, MalformedReply, SubmissionMemoryExceeded, SubmissionRaised,
+                                         SubmissionTimedOut, WorkerDied, WorkerStartFailed)
+from pytest_diffchallenge.processes import (cpu_seconds, kill_children, kill_tree, reset_high_water_mark,
+                                            resident_bytes)
+from pytest_diffchallenge.staging import copy_submission
+from pytest_diffchallenge.units import format_size
+
+STARTUP_SECONDS = 120
+TIMEOUTS_BEFORE_GIVING_UP = 2
+# Time limits count the worker's CPU time (limit x threads), which load on the machine does not inflate;
+# wall time is only a backstop, for submissions that sleep or block.
+WALL_FACTOR = 4  # a hanging submission costs at most this many time limits per session
+POLL_SECONDS = 0.05
+LOG_TAIL_CHARS = 1500
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+WORKER_UID_VARIABLE = "DIFFCHALLENGE_WORKER_UID"  # set by the Docker runner: workers run as that user
+
+
+def worker_user() -> dict:
+    """Popen arguments that start the worker as another user, when $DIFFCHALLENGE_WORKER_UID says so.
+
+    In the grading container that user can neither write the results nor read the hidden tests. The
+    grader holds its capabilities to switch user as ambient ones; clearing them keeps the worker from
+    inheriting any across exec.
+    """
+    uid = os.environ.get(WORKER_UID_VARIABLE)
+    if not uid:
+        return {}
+    ctypes.CDLL(None, use_errno=True).prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    return {"user": int(uid), "group": int(uid), "extra_groups": []}
+
+
+class WorkerClient:
+    """One worker process running one solution (the candidate's, or the reference for timing)."""
+
+    live_pids: set[int] = set()
+
+    def __init__(self, *, solution_dir: Path, probes: Path, forbidden: list[str], device: str = "cpu",
+                 threads: int = 1, memory_limit: int = 0, label: str = "submission", scratch: Path | None = None):
+        self.solution_dir = Path(solution_dir)
+        self.scratch = scratch  # the grading's own temporary folder, removed by the grader whatever happens
+        self.probes = Path(probes)
+        self.forbidden = forbidden
+        self.device = device
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.label = label
+        self.time_limit: float | None = None
+        self.test_cpu = 0.0
+        self.wall_deadline: float | None = None
+        self.process: subprocess.Popen | None = None
+        self.workdir: Path | None = None
+        self.peak_rss = 0
+        self.timeouts = 0
+        self.ready = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Launch the worker (unless launched already) and wait until it is ready for requests."""
+        if not self.alive:
+            self.launch()
+        if not self.ready:
+            try:
+                self._receive("start", wall_deadline=time.monotonic() + STARTUP_SECONDS)
+            except (SubmissionTimedOut, WorkerDied, MalformedReply) as fault:
+                raise WorkerStartFailed(f"the {self.label}'s worker could not start: {fault}") from None
+            self.ready = True
+
+    def launch(self) -> None:
+        """Spawn the worker without waiting: its imports then overlap with the grader's own."""
+        if self.alive:
+            return
+        self.ready = False
+        self.workdir = Path(tempfile.mkdtemp(prefix="diffchallenge-worker-", dir=self.scratch))
+        submission = self.workdir / "submission"
+        submission.mkdir()
+        copy_submission(self.solution_dir, submission)
+        run_as = worker_user()
+        if run_as:
+            self.workdir.chmod(0o755)  # the worker's user reads its copy; only the grader writes here
+        worker_read, client_write = os.pipe()
+        client_read, worker_write = os.pipe()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
+               "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads),
+               "HF_HUB_OFFLINE": "1", "HF_HOME": str(self.workdir / "hf"), "TRANSFORMERS_VERBOSITY": "error",
+               "DIFFUSERS_VERBOSITY": "error", "TQDM_DISABLE": "1"}
+        for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):  # where the GPU driver is found
+            if name in os.environ:
+                env[name] = os.environ[name]
+        address_space = max(4 * self.memory_limit, 16 * 1024**3) if self.memory_limit else 0
+        if self.device.startswith("cuda"):
+            address_space = 0  # the CUDA runtime reserves vast virtual ranges
+        command = [sys.executable, "-I", "-m", "pytest_diffchallenge.worker",
+                   "--submission", str(submission), "--probes", str(self.probes),
+                   "--forbidden", json.dumps(self.forbidden), "--device", self.device,
+                   "--threads", str(self.threads), "--read-fd", str(worker_read), "--write-fd", str(worker_write),
+                   "--address-space", str(address_space), "--max-processes", "256"]
+        with open(self.workdir / "worker.log", "wb") as log:
+            self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            pass_fds=(worker_read, worker_write), **run_as)
+        os.close(worker_read)
+        os.close(worker_write)
+        self.inbox, self.outbox = client_read, client_write
+        WorkerClient.live_pids.add(self.process.pid)
+        self.peak_rss = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def begin_test(self, time_limit: float) -> None:
+        """Start the time budget of a test: ``time_limit`` seconds of work at full speed."""
+        self.time_limit, self.test_cpu = time_limit, 0.0
+        self.wall_deadline = time.monotonic() + time_limit * WALL_FACTOR
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.alive:
+            try:
+                os.write(self.outbox, wire.encode({"op": "exit"}))
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        if self.process is None:
+            return
+        kill_tree(self.process.pid)
+        self.process.wait()
+        WorkerClient.live_pids.discard(self.process.pid)
+        kill_children(WorkerClient.live_pids)  # descendants re-parented to this session (a subreaper)
+        for fd in (self.inbox, self.outbox):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log_tail = self._log_tail()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.process = None
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.workdir / "worker.log").read_bytes()[-LOG_TAIL_CHARS:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return text.strip()
+
+    # -- requests ----------------------------------------------------------------------------------------
+    def prepare(self, probe: str, **kwargs) -> int:
+        return self._request({"op": "prepare", "probe": probe, "kwargs": kwargs})["handle"]
+
+    def run(self, handle: int, *, measure_memory: bool = False, discard: bool = False, release: bool = False):
+        return self._request({"op": "run", "handle": handle, "measure_memory": measure_memory,
+                              "discard": discard, "release": release})
+
+    def call(self, probe: str, *, measure_memory: bool = False, **kwargs) -> "Reply":
+        """Run a probe once; its result comes back as a ``Reply`` (dict access that fails the test if absent)."""
+        reply = self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory, release=True)
+        return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
+
+    def _request(self, request: dict) -> dict:
+        if self.timeouts >= TIMEOUTS_BEFORE_GIVING_UP:
+            raise SubmissionTimedOut(f"not run: the {self.label} already timed out in {self.timeouts} tests")
+        if not (self.alive and self.ready):
+            self.start()
+        reset_high_water_mark(self.process.pid)
+        cpu_at_start = cpu_seconds(self.process.pid)
+        try:
+            os.write(self.outbox, wire.encode(request))
+        except OSError:
+            self._died("while receiving a request")
+        reply = self._receive(request.get("probe", request["op"]), wall_deadline=self.wall_deadline,
+                              cpu_at_start=cpu_at_start)
+        self.test_cpu += cpu_seconds(self.process.pid) - cpu_at_start
+        # Polling can miss a short spike; the kernel's high-water mark cannot (it swings 15-50%: a coarse guard).
+        self._check_resident(resident_bytes(self.process.pid, "VmHWM"))
+        if not reply.get("ok"):
+            error = reply.get("error")
+            raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
+        return reply
+
+    def _receive(self, what: str, *, wall_deadline: float | None, cpu_at_start: float | None = None) -> dict:
+        buffer = bytearray()
+        needed = wire.HEADER.size
+        header = None
+        while len(buffer) < needed:
+            over_wall = wall_deadline is not None and time.monotonic() >= wall_deadline
+            over_cpu = cpu_at_start is not None and self.time_limit is not None and \
+                self.test_cpu + cpu_seconds(self.process.pid) - cpu_at_start > self.time_limit * self.threads
+            if over_wall or over_cpu:
+                self._kill()
+                if what == "start":
+                    raise SubmissionTimedOut(f"the worker did not start within {STARTUP_SECONDS} s")
+                self.timeouts += 1
+                raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the {self.time_limit:g} s "
+                                         f"time limit ({'CPU' if over_cpu else 'wall-clock'} time); "
+                                         f"its worker was stopped")
+            self._check_resident(resident_bytes(self.process.pid))
+            ready, _, _ = select.select([self.inbox], [], [], POLL_SECONDS)
+            if not ready:
+                continue
+            chunk = os.read(self.inbox, min(1 << 20, needed - len(buffer)))
+            if not chunk:
+                self._died(f"during {what!r}")
+            buffer += chunk
+            if header is None and len(buffer) == wire.HEADER.size:
+                header = wire.HEADER.unpack(bytes(buffer))
+                if sum(header) > wire.MAX_FRAME_BYTES:
+                    self._kill()
+                    raise MalformedReply(f"the {self.label} sent a reply of {sum(header)} bytes, over the limit")
+                needed += sum(header)
+        text_len, _ = header
+        body = bytes(buffer[wire.HEADER.size:])
+        try:
+            reply = wire.decode(body[:text_len], body[text_len:])
+        except wire.WireError as error:
+            self._kill()
+            raise MalformedReply(f"the {self.label}'s worker sent malformed data: {error}") from None
+        if not isinstance(reply, dict):
+            self._kill()
+            raise MalformedReply(f"the {self.label}'s worker sent a reply that is not an object")
+        return reply
+
+    def _check_resident(self, rss: int) -> None:
+        self.peak_rss = max(self.peak_rss, rss)
+        if self.memory_limit and rss > self.memory_limit:
+            self._kill()
+            raise SubmissionMemoryExceeded(
+                f"the {self.label}'s worker used {format_size(rss)} of resident memory, over its "
+                f"{format_size(self.memory_limit)} limit, and was stopped")
+
+    def _died(self, when: str):
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # it closed the channel but lives on
+            code = None
+        self._kill()
+        if code is None:
+            how = "closed its channel"
+        elif code < 0:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
+        tail = f"\nits last output:\n{self.log_tail}" if self.log_tail else ""
+        raise WorkerDied(f"the {self.label}'s worker {how} {when}{tail}")
+
+
+class Reply(dict):
+    """A probe's result. A missing key fails the test (the submission returned bad data), it is not an error."""
+
+    def __init__(self, result, *, peak_bytes: int | None, probe: str):
+        if not isinstance(result, dict):
+            raise BadReply(f"probe {probe!r} returned {type(result).__name__}, not a mapping of results")
+        super().__init__(result)
+        self.peak_bytes = peak_bytes
+        self.probe = probe
+
+    def __missing__(self, key):
+        raise BadReply(f"probe {self.probe!r} returned no {key!r}")

@@ -1,0 +1,48 @@
+"""In-process debugging (``--diffchallenge-in-process``): the solution runs inside pytest, with no isolation.
+
+For challenge authors debugging a probe (pdb works) and for measuring what isolation costs. Never use it
+for code you do not trust.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+from pytest_diffchallenge.client import WorkerClient
+from pytest_diffchallenge.faults import SubmissionRaised
+
+
+class InProcessClient(WorkerClient):
+    """UNSAFE: a WorkerClient whose 'worker' is an object in this very process."""
+
+    worker = None
+
+    @property
+    def alive(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> None:
+        from pytest_diffchallenge.worker.guards import guard_forbidden
+        from pytest_diffchallenge.worker.serve import Worker
+
+        for dotted in self.forbidden:
+            guard_forbidden(dotted, str(self.solution_dir.resolve()) + os.sep)
+        self.worker = Worker(SimpleNamespace(submission=str(self.solution_dir), probes=str(self.probes),
+                                             device=self.device))
+
+    def launch(self) -> None:
+        self.start()
+
+    def stop(self) -> None:
+        self.worker = None
+
+    def _request(self, request: dict) -> dict:
+        from pytest_diffchallenge.worker.serve import describe
+
+        if self.worker is None:
+            self.start()
+        try:
+            return {"ok": True, **getattr(self.worker, request["op"])(request)}
+        except Exception as error:
+            raise SubmissionRaised(describe(error, self.worker.candidate_dir)) from None

@@ -1,0 +1,211 @@
+"""The verdict: one record per grading, one per test, and the only code that writes ``results.json``.
+
+A test's ``status`` is passed, failed (the submission's fault: it loses the points) or error (the grader's
+fault: never counted as a zero). A test that did not pass has a ``reason`` from a fixed set, which the
+trusted side takes from the fault's class (see ``faults``), never from the wording of its message.
+
+Everything read back (a session's file, a container's results, an earlier run's results.json) is
+validated by ``Verdict.from_json``; figures that are not finite numbers are dropped before they are
+stored, so a report can always be written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.json"
+MESSAGE_CHARS = 4000
+READABLE = 0o644
+MAX_FIGURE = 1e18  # larger than any byte count or time a grading measures: anything beyond is absurd
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+class Reason(StrEnum):
+    WRONG_OUTPUT = "wrong output"
+    RAISED = "raised"
+    NOT_IMPLEMENTED = "not implemented"
+    TIMED_OUT = "timed out"
+    OVER_MEMORY = "over memory"
+    OVER_RUNTIME_BUDGET = "over runtime budget"
+    FORBIDDEN_API = "forbidden API"
+    CRASHED = "crashed"
+    INFRASTRUCTURE = "infrastructure"
+
+
+class VerdictError(ValueError):
+    """A verdict file that is missing, not JSON, or not in this format."""
+
+
+def clean_figures(figures: Any) -> dict[str, float]:
+    """Only finite numbers of a sane size survive: NaN, inf, strings and nesting are dropped."""
+    if not isinstance(figures, dict):
+        return {}
+    return {str(name): float(value) for name, value in figures.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) <= MAX_FIGURE}
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    name: str
+    nodeid: str
+    status: Status
+    max_score: float
+    visibility: str  # visible | hidden
+    reason: Reason | None = None
+    message: str = ""
+    raised: str = ""  # the exception type the submission raised, when it raised one
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return self.max_score if self.status is Status.PASSED else 0.0
+
+    @property
+    def hidden(self) -> bool:
+        return self.visibility == "hidden"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "nodeid": self.nodeid, "status": str(self.status),
+                "reason": None if self.reason is None else str(self.reason), "score": self.score,
+                "max_score": self.max_score, "visibility": self.visibility, "message": self.message,
+                "raised": self.raised, "figures": self.figures}
+
+    @classmethod
+    def from_json(cls, data: Any) -> TestRecord:
+        if not isinstance(data, dict):
+            raise VerdictError("a test record is not an object")
+        try:
+            status = Status(data["status"])
+            reason = None if data.get("reason") is None else Reason(data["reason"])
+            record = cls(name=_text(data["name"]), nodeid=_text(data["nodeid"]), status=status,
+                         max_score=_number(data["max_score"]), visibility=_text(data["visibility"]), reason=reason,
+                         message=_text(data.get("message", "")), raised=_text(data.get("raised", "")),
+                         figures=clean_figures(data.get("figures", {})))
+        except (KeyError, ValueError, TypeError) as error:
+            raise VerdictError(f"a test record is malformed: {error!r}") from None
+        if record.visibility not in ("visible", "hidden") or record.max_score < 0:
+            raise VerdictError(f"test {record.name!r}: bad visibility or points")
+        if (record.status is Status.PASSED) != (record.reason is None):
+            raise VerdictError(f"test {record.name!r}: a reason goes with a test that did not pass, and only then")
+        return record
+
+
+@dataclass(frozen=True)
+class Verdict:
+    challenge: str
+    title: str
+    tests: list[TestRecord]
+    unfinished: list[TestRecord] = field(default_factory=list)  # selected, not finished: a session stopped early
+    errors: list[str] = field(default_factory=list)  # faults of the grader outside any test
+    skipped: list[str] = field(default_factory=list)  # tests not run here (e.g. they need the reference)
+    isolation: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+    submission: str = ""
+    runner: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """graded, or error when the grader failed anywhere (then the score is not a grade)."""
+        return "error" if self.errors or any(t.status is Status.ERROR for t in self.tests) else "graded"
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def with_(self, **changes) -> Verdict:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.update(status=self.status, score=self.score, max_score=self.max_score,
+                    tests=[t.to_json() for t in self.tests], unfinished=[t.to_json() for t in self.unfinished])
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Verdict:
+        if not isinstance(data, dict):
+            raise VerdictError("the verdict is not a JSON object")
+        try:
+            tests = data["tests"]
+            if not isinstance(tests, list):
+                raise TypeError("tests is not a list")
+            environment = data.get("environment", {})
+            runner = data.get("runner", {})
+            if not isinstance(environment, dict) or not isinstance(runner, dict):
+                raise TypeError("environment and runner must be objects")
+            verdict = cls(challenge=_text(data["challenge"]), title=_text(data.get("title", "")),
+                          tests=[TestRecord.from_json(t) for t in tests],
+                          unfinished=[TestRecord.from_json(t) for t in _list(data.get("unfinished", []))],
+                          errors=[_text(e) for e in _list(data.get("errors", []))],
+                          skipped=[_text(s) for s in _list(data.get("skipped", []))],
+                          isolation=_text(data.get("isolation", "")),
+                          environment={str(k): str(v) for k, v in environment.items()},
+                          duration_s=_number(data.get("duration_s", 0.0)),
+                          submission=_text(data.get("submission", "")), runner=runner)
+        except (KeyError, ValueError, TypeError) as error:
+            raise VerdictError(f"the verdict is malformed: {error!r}") from None
+        return verdict
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _list(value: Any) -> list:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, READABLE)  # mkstemp makes it private; a report is for reading
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_results(path: Path, verdict: Verdict) -> None:
+    """Write a verdict file: ``results.json``, or a session's own file. Nothing else writes either."""
+    write_atomically(path, json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n")
+
+
+def read_results(path: Path) -> Verdict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        raise VerdictError(f"{path}: cannot read a verdict: {error}") from None
+    return Verdict.from_json(data)

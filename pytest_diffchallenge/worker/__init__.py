@@ -1,0 +1,22 @@
+"""The worker: the only process in which candidate code runs (``python -I -m pytest_diffchallenge.worker``).
+
+- ``__main__``: start-up: limits, capabilities dropped, then ``serve``;
+- ``serve``: the request loop that imports the submission and runs the challenge's probes;
+- ``guards``: forbidden APIs;
+- ``confinement``: resource limits and the capabilities a worker gives up;
+- ``memory``: peak tensor memory.
+
+The worker may import only the modules in ``ALLOWED_IMPORTS`` from this kit: it never sees the trusted
+side's session, clients, secret or verdict code, and a test checks that it does not.
+"""
+
+ALLOWED_IMPORTS = (
+    "pytest_diffchallenge.worker",
+    "pytest_diffchallenge.wire",
+    "pytest_diffchallenge.recipes",
+    # imported by probes that check replies on the trusted side (lora-cross-attention)
+    "pytest_diffchallenge.compare",
+    "pytest_diffchallenge.figures",
+    "pytest_diffchallenge.faults",
+    "pytest_diffchallenge.verdict",
+)
