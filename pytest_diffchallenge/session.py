@@ -140,6 +140,7 @@ class GradingSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Launch the workers now, so that their imports overlap with the oracle's first work here."""
         recipes.exact_float32(self.device)  # the oracle computes here
+        self.write(final=False)
         for challenge in {id(c): c for item in self.selected if (c := self.challenge(item))}.values():
             self.worker(challenge, "submission").launch()
             needs_reference = any(item.get_closest_marker("runtime_budget") for item in self.selected
@@ -147,7 +148,6 @@ class GradingSession:
             reference = self.config.getoption("reference") or challenge.reference_dir
             if needs_reference and reference and (Path(reference) / "solution.py").is_file():
                 self.worker(challenge, "reference").launch()
-        self.write(final=False)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

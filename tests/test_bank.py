@@ -1,8 +1,10 @@
-"""Metadata validation: every error names the file and the field."""
+"""Metadata validation: every error names the file and the field; the bank finds its challenges by slug."""
 
 import pytest
 
-from diffchallenge.bank import ChallengeFormatError, all_challenges, get_challenge, load_metadata, UnknownChallenge
+from diffchallenge.bank.challenges import UnknownChallenge, all_challenges, get_challenge
+from diffchallenge.bank.mutants import mutants_file
+from pytest_diffchallenge.metadata import ChallengeFormatError, is_secret, load_metadata
 
 VALID = """
 slug = "x"
@@ -50,7 +52,15 @@ def test_unknown_slug_lists_the_known_ones():
 
 
 def test_every_challenge_in_the_bank_is_complete():
-    for challenge in all_challenges():
+    challenges = all_challenges()
+    assert challenges
+    for challenge in challenges:
         for part in (challenge.statement, challenge.starter, challenge.probes, challenge.public_tests,
-                     challenge.hidden_tests, challenge.reference_dir / "solution.py", challenge.mutants_file):
-            assert part.is_file(), f"{challenge.slug}: missing {part}"
+                     challenge.hidden_tests, challenge.reference_dir / "solution.py", mutants_file(challenge)):
+            assert part is not None and part.is_file(), f"{challenge.slug}: missing {part}"
+        # What candidates see is public; the hidden tests, the reference and its mutants are secret.
+        for public in (challenge.statement, challenge.starter, challenge.probes, challenge.public_tests):
+            assert not is_secret(public), f"{challenge.slug}: {public} counts as secret"
+        for secret in (challenge.hidden_tests, challenge.reference_dir / "solution.py", mutants_file(challenge)):
+            assert is_secret(secret), f"{challenge.slug}: {secret} does not count as secret"
+        assert not (challenge.root / "test_hidden.py").exists(), f"{challenge.slug}: a hidden test in challenges/"

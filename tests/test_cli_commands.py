@@ -2,28 +2,38 @@
 
 import json
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, TOY
+from conftest import HOSTILE, TOY, TOY_BANK
 
-from diffchallenge import batch, bank, cli
+from diffchallenge import batch, cli, grading
+from diffchallenge.bank.challenges import all_challenges, get_challenge
+from diffchallenge.bank.mutants import load_mutants, mutants_file
 from diffchallenge.grading import GradeOptions, GradingError
-from diffchallenge.mutants import load_mutants
+from pytest_diffchallenge.verdict import Reason, Status, TestRecord, Verdict, read_results
 
 CORRECT = (HOSTILE / "correct.py").read_text()
+LIST_COLUMNS = ["slug", "title", "domain", "difficulty", "points", "GPU variant"]
 
 
 @pytest.fixture
 def toy_bank(tmp_path, monkeypatch):
-    """A bank holding the toy challenge, with a time limit that survives a loaded machine."""
+    """A bank holding the toy challenge and its hidden test, with a time limit that survives a loaded machine."""
     root = tmp_path / "bank"
-    shutil.copytree(TOY, root / "challenges" / "toy-challenge", ignore=shutil.ignore_patterns("__pycache__"))
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(TOY, root / "challenges" / "toy-challenge", ignore=ignore)
+    shutil.copytree(TOY_BANK / "solutions" / "toy-challenge", root / "solutions" / "toy-challenge", ignore=ignore)
     metadata = root / "challenges" / "toy-challenge" / "challenge.toml"
     metadata.write_text(metadata.read_text().replace("timeout_s = 5", "timeout_s = 60"))
     monkeypatch.setenv("DIFFCHALLENGE_BANK", str(root))
     return root
+
+
+def is_border(char: str) -> bool:
+    return "\u2500" <= char <= "\u257f"  # Unicode box drawing: rich's table borders
 
 
 def run(capsys, *argv) -> tuple[int, str]:
@@ -99,35 +109,44 @@ def test_grade_needs_a_challenge_when_the_submission_names_none(toy_bank, tmp_pa
     assert code == 2 and "pass --challenge SLUG" in output
 
 
-def test_grader_crash_is_an_infrastructure_error_never_a_score(toy_bank, tmp_path, capsys, monkeypatch):
-    def crash(*args, **kwargs):
-        raise RuntimeError("the grader's own bug")
+class RaisingRunner:
+    """Stands in for the runner `grade` chose; its grading raises ``error``."""
 
-    monkeypatch.setattr(cli, "grader_for", lambda args: crash)
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def grade(self, challenge, submission, out, options):
+        raise self.error
+
+    def stop_all(self):
+        pass
+
+
+def test_grader_crash_is_an_infrastructure_error_never_a_score(toy_bank, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "runner_for", lambda args: RaisingRunner(RuntimeError("the grader's own bug")))
     code, output = run(capsys, "grade", submission(tmp_path / "sub"), "--challenge", "toy-challenge", "--out",
                        tmp_path / "out")
     assert code == 3 and "the grader crashed; no verdict was produced" in output
     assert not any((tmp_path / "out").glob("*.json"))
 
-    def fail(*args, **kwargs):
-        raise GradingError("pytest exited with code 4 and wrote no verdict")
-
-    monkeypatch.setattr(cli, "grader_for", lambda args: fail)
+    failing = RaisingRunner(GradingError("pytest exited with code 4 and wrote no verdict"))
+    monkeypatch.setattr(cli, "runner_for", lambda args: failing)
     code, output = run(capsys, "grade", tmp_path / "sub", "--challenge", "toy-challenge", "--out", tmp_path / "out")
     assert code == 3 and "infrastructure error: pytest exited with code 4" in output
+    assert not any((tmp_path / "out").glob("*.json"))
 
 
 # -- candidates and authors -----------------------------------------------------------------------------------
 def test_start_copies_only_what_candidates_may_see(tmp_path, capsys):
-    challenge = bank.get_challenge("ddim-step")
+    challenge = get_challenge("ddim-step")
     code, output = run(capsys, "start", "ddim-step", tmp_path / "ws")
     assert code == 0 and "diffchallenge test" in output
     names = sorted(p.name for p in (tmp_path / "ws").iterdir())
     assert names == ["README.md", "challenge.toml", "probes.py", "run-tests.sh", "solution.py", "test_public.py"]
     assert (tmp_path / "ws" / "solution.py").read_text() == challenge.starter.read_text()
     assert "diffchallenge test" in (tmp_path / "ws" / "run-tests.sh").read_text()
-    reference = (challenge.reference_dir / "solution.py").read_text()
-    assert all(p.read_text() != reference for p in (tmp_path / "ws").iterdir())
+    secrets = [(challenge.reference_dir / "solution.py").read_text(), challenge.hidden_tests.read_text()]
+    assert all(p.read_text() not in secrets for p in (tmp_path / "ws").iterdir())
     code, output = run(capsys, "start", "ddim-step", tmp_path / "ws")
     assert code == 2 and "not empty" in output
 
@@ -137,22 +156,54 @@ def test_show_and_list(capsys):
     assert code == 0 and "DDIM update, by hand" in output and "Forbidden:" in output
     code, output = run(capsys, "list", "--domain", "architecture")
     assert code == 0 and "ddim-step" in output
-    for challenge in bank.all_challenges():
+    for challenge in all_challenges():
         if challenge.meta.domain != "architecture":
             assert challenge.slug not in output
+
+
+def test_list_piped_prints_one_tab_separated_row_per_challenge(capsys):
+    assert not sys.stdout.isatty()  # capsys: stdout is a pipe, as in `diffchallenge list | cut -f1`
+    assert cli.main(["list"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    challenges = all_challenges()
+    assert lines[0].split("\t") == LIST_COLUMNS
+    assert len(lines) == 1 + len(challenges)  # header first, then one row per challenge, nothing else
+    for line, challenge in zip(lines[1:], challenges):
+        meta = challenge.meta
+        assert line.split("\t") == [challenge.slug, meta.title, meta.domain, meta.difficulty, str(meta.points),
+                                    "yes" if meta.gpu_variant else "no"]
+    assert not any(is_border(char) for char in captured.out), "no table borders when piped"
+    assert "\x1b" not in captured.out, "no colour codes when piped"
+    assert all(line == line.strip() for line in lines), "no padding: fields are not aligned into columns"
+
+    assert cli.main(["list", "--domain", "architecture"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    architecture = [c.slug for c in challenges if c.meta.domain == "architecture"]
+    assert rows[0].split("\t") == LIST_COLUMNS and [row.split("\t")[0] for row in rows[1:]] == architecture
+
+
+def test_list_on_a_terminal_prints_a_table(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that rich truncates no slug
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert any(is_border(char) for char in out) and "\t" not in out
+    assert all(challenge.slug in out for challenge in all_challenges())
 
 
 def test_new_scaffolds_a_valid_challenge_and_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DIFFCHALLENGE_BANK", str(tmp_path))
     code, output = run(capsys, "new", "noise-scale", "--domain", "efficiency", "--difficulty", "easy")
     assert code == 0 and "diffchallenge verify noise-scale" in output
-    challenge = bank.get_challenge("noise-scale")
+    challenge = get_challenge("noise-scale")
     assert (challenge.meta.domain, challenge.meta.difficulty) == ("efficiency", "easy")
     for part in (challenge.statement, challenge.starter, challenge.probes, challenge.public_tests,
                  challenge.hidden_tests, challenge.reference_dir / "solution.py"):
         assert part.is_file(), part
+    assert challenge.hidden_tests == tmp_path / "solutions" / "noise-scale" / "test_hidden.py"
     reference = (challenge.reference_dir / "solution.py").read_text()
-    assert [m.source(reference, challenge.mutants_file) != reference for m in load_mutants(challenge)] == [True]
+    assert [m.source(reference, mutants_file(challenge)) != reference for m in load_mutants(challenge)] == [True]
     assert run(capsys, "new", "noise-scale")[0] == 2
     code, output = run(capsys, "new", "Bad Slug")
     assert code == 2 and "lowercase words joined by hyphens" in output
@@ -166,13 +217,16 @@ def test_grade_writes_every_report_for_a_scaffolded_reference(tmp_path, capsys, 
     code, output = run(capsys, "grade", tmp_path / "bank" / "solutions" / "noise-scale", "--challenge", "noise-scale",
                        "--out", out)
     assert code == 0, output
-    verdict = json.loads((out / "results.json").read_text())
-    assert verdict["status"] == "graded" and verdict["score"] == verdict["max_score"] == 4
-    assert verdict["environment"]["torch"].startswith("2.")
+    verdict = read_results(out / "results.json")
+    assert verdict.status == "graded" and verdict.score == verdict.max_score == 4
+    assert verdict.environment["torch"].startswith("2.")
+    assert [(t.visibility, t.status, t.reason) for t in verdict.tests] == [("visible", Status.PASSED, None),
+                                                                           ("hidden", Status.PASSED, None)]
     gradescope = json.loads((out / "gradescope.json").read_text())
     assert [t["visibility"] for t in gradescope["tests"]] == ["visible", "hidden"]
     assert "<property name=\"points\" value=\"2\" />" in (out / "junit.xml").read_text()
     assert "Hidden tests: 1 of 1 passed" in (out / "feedback.md").read_text()
+    assert (out / "grader.log").is_file()
 
 
 def test_zipped_workspace_with_an_import_error_is_graded_with_the_reason(toy_bank, tmp_path, capsys):
@@ -182,14 +236,16 @@ def test_zipped_workspace_with_an_import_error_is_graded_with_the_reason(toy_ban
     archive = Path(shutil.make_archive(str(tmp_path / "ws"), "zip", tmp_path, "ws"))
     code, output = run(capsys, "grade", archive, "--out", tmp_path / "out")  # the challenge comes from the workspace
     assert code == 0, output
-    verdict = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert verdict["challenge"] == "toy-challenge" and verdict["score"] == 0
-    assert verdict["submission"] == str(archive)
-    for test in verdict["tests"]:
-        assert test["status"] == "failed"
-        assert "could not be imported: ModuleNotFoundError: No module named 'no_such_module'" in test["message"]
+    verdict = read_results(tmp_path / "out" / "results.json")
+    assert verdict.challenge == "toy-challenge" and verdict.score == 0
+    assert verdict.submission == str(archive)
+    assert [t.name for t in verdict.tests] == ["test_small", "test_memory", "test_secret_inputs"]
+    for test in verdict.tests:
+        assert (test.status, test.reason, test.raised) == (Status.FAILED, Reason.RAISED, "SolutionImportError")
+        assert "could not be imported: ModuleNotFoundError: No module named 'no_such_module'" in test.message
     feedback = (tmp_path / "out" / "feedback.md").read_text()
-    assert "- 1 test: solution.py could not be imported" in feedback and "test_secret_inputs" not in feedback
+    assert "- 1 test: raised" in feedback and "test_secret_inputs" not in feedback
+    assert "solution.py could not be imported" in feedback  # the public tests' messages are shown in full
 
 
 def test_workspace_test_reports_failures_and_points_so_far(toy_bank, tmp_path, capsys):
@@ -197,6 +253,7 @@ def test_workspace_test_reports_failures_and_points_so_far(toy_bank, tmp_path, c
     code, output = run(capsys, "test", tmp_path / "ws")
     assert code == 1, output
     assert "NotImplementedError: scaled_sum is not implemented yet" in output
+    assert "Why: not implemented." in output
     assert "points so far: 0 of the public tests' 3" in output and "worth 6" in output
     assert "Hidden tests" not in output
 
@@ -220,12 +277,16 @@ def test_batch_grades_every_student_records_refusals_and_resumes(toy_bank, tmp_p
     assert (book["alice"]["status"], book["alice"]["score"], book["alice"]["max_score"]) == ("graded", 6, 6)
     for student in ("bob", "carol", "dave"):
         assert (book[student]["status"], book[student]["score"]) == ("graded", 0), student
-    carol = json.loads((out / "carol" / "results.json").read_text())
-    assert "resident memory" in carol["tests"][0]["message"]
-    assert "killed by signal SIGSEGV" in json.loads((out / "dave" / "results.json").read_text())["tests"][0]["message"]
+    bob = read_results(out / "bob" / "results.json").tests[0]
+    assert (bob.reason, bob.raised) == (Reason.RAISED, "SolutionImportError")
+    carol = read_results(out / "carol" / "results.json").tests[0]
+    assert "resident memory" in carol.message and carol.reason is Reason.OVER_MEMORY
+    dave = read_results(out / "dave" / "results.json").tests[0]
+    assert "killed by signal SIGSEGV" in dave.message and dave.reason is Reason.CRASHED
     for student, reason in (("erin", "not valid utf-8"), ("frank", "holds no solution.py")):
         assert book[student]["status"] == "refused" and book[student]["score"] is None
         assert reason in json.loads((out / student / "outcome.json").read_text())["message"]
+        assert not (out / student / "results.json").exists()
     csv_lines = (out / "gradebook.csv").read_text().splitlines()
     assert csv_lines[0].startswith("student,status,score,max_score") and csv_lines[0].endswith("test_secret_inputs")
     assert csv_lines[5].startswith("erin,refused,,,")
@@ -240,20 +301,27 @@ def test_batch_grades_every_student_records_refusals_and_resumes(toy_bank, tmp_p
     assert json.loads((out / "gradebook.json").read_text())["students"][0]["score"] == 6
 
 
-class FakeSessions:
-    """Stands in for the fork server: grades instantly; 'broken' hits an infrastructure error."""
+class FakeRunner:
+    """Stands in for the fork server's runner: grades instantly; 'broken' hits an infrastructure error."""
 
-    def grade(self, challenge, submission, out, options):
+    def __init__(self):
+        self.options: dict[str, GradeOptions] = {}
+
+    def grade(self, challenge, submission, out, options) -> Verdict:
+        self.options[submission.name] = options
         if submission.name == "broken":
             raise GradingError("pytest exited with code -9 and wrote no verdict")
-        tests = [{"name": "test_small", "nodeid": "test_public.py::test_small", "status": "passed", "score": 2.0,
-                  "max_score": 2.0, "visibility": "visible", "message": "", "figures": {}}]
-        return {"challenge": challenge.slug, "title": "t", "status": "graded", "score": 2.0, "max_score": 2.0,
-                "tests": tests, "errors": [], "duration_s": 0.1, "threads": options.threads}
+        tests = [TestRecord(name="test_small", nodeid="test_public.py::test_small", status=Status.PASSED,
+                            max_score=2.0, visibility="visible")]
+        return Verdict(challenge=challenge.slug, title="t", tests=tests, duration_s=0.1)
+
+    def stop_all(self):
+        pass
 
 
 def test_infrastructure_error_of_one_student_is_recorded_not_scored(toy_bank, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(batch, "TrustedSessions", FakeSessions)
+    runner = FakeRunner()
+    monkeypatch.setattr(batch, "forkserver_runner", lambda: runner)
     monkeypatch.setattr(batch, "usable_cores", lambda: 8)
     for name in ("ann", "broken", "zoe"):
         submission(tmp_path / "subs" / name)
@@ -264,13 +332,27 @@ def test_infrastructure_error_of_one_student_is_recorded_not_scored(toy_bank, tm
     assert (book["broken"]["status"], book["broken"]["score"]) == ("error", None)
     assert "wrote no verdict" in book["broken"]["message"]
     assert book["ann"]["score"] == book["zoe"]["score"] == 2
-    assert json.loads((tmp_path / "out" / "ann" / "results.json").read_text())["threads"] == 2  # 8 cores / 4 jobs
+    assert read_results(tmp_path / "out" / "ann" / "results.json").score == 2
+    assert {name: options.threads for name, options in runner.options.items()} == {
+        "ann": 2, "broken": 2, "zoe": 2}  # 8 cores / 4 jobs
     assert not (tmp_path / "out" / "broken" / "results.json").exists()
+    assert json.loads((tmp_path / "out" / "broken" / "outcome.json").read_text())["status"] == "error"
 
 
 def test_a_trusted_session_past_its_limit_is_killed_and_recorded(toy_bank, tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "session_limit", lambda challenge: 0.5)
-    outcome = batch.grade_student(batch.TrustedSessions(), bank.get_challenge("toy-challenge"), "slow",
-                                  submission(tmp_path / "slow"), tmp_path / "out", GradeOptions(threads=1), False)
-    assert outcome.status == "error" and "did not finish in time" in outcome.message
+    # The session hangs while collecting the public tests (trusted code), before it writes any verdict.
+    public_tests = toy_bank / "challenges" / "toy-challenge" / "test_public.py"
+    public_tests.write_text("import threading\n\nthreading.Event().wait()  # never set\n" + public_tests.read_text())
+    monkeypatch.setattr(grading, "session_limit", lambda challenge: 0.5)
+    runner = batch.forkserver_runner()
+    try:
+        outcome = batch.grade_student(runner, get_challenge("toy-challenge"), "slow", submission(tmp_path / "slow"),
+                                      tmp_path / "out", GradeOptions(threads=1), False)
+        sessions = list(runner.launcher.sessions)
+    finally:
+        runner.stop_all()
+    assert outcome.status == "error" and outcome.verdict is None
+    assert "GradingError: the grading session ran past its 0.5 s limit and left no verdict" in outcome.message
+    assert [session.process.exitcode for session in sessions] == [-9], "the session was killed"
     assert json.loads((tmp_path / "out" / "slow" / "outcome.json").read_text())["status"] == "error"
+    assert not (tmp_path / "out" / "slow" / "results.json").exists()

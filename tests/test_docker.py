@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from diffchallenge import bank, docker_image
-from diffchallenge.docker_runner import (CONTAINER_LABEL, KEPT_CAPABILITIES, ContainerLimits, DockerRunner,
-                                         container_options, device_requests, docker_client)
+from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.grading import GradeOptions, GradingError
+from diffchallenge.runners import image as docker_image
+from diffchallenge.runners.docker import (CONTAINER_LABEL, KEPT_CAPABILITIES, ContainerLimits, DockerRunner,
+                                          container_options, device_requests, docker_client)
+from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, Verdict, read_results
 
 docker = pytest.importorskip("docker", reason="the docker Python SDK is not installed")
-DDIM = bank.get_challenge("ddim-step")
+DDIM = get_challenge("ddim-step")
 CLI = [sys.executable, "-m", "diffchallenge.cli"]
 
 
@@ -110,7 +112,7 @@ def caps():
     return next(l for l in open("/proc/self/status") if l.startswith("CapEff")).split()[1]
 
 def report():
-    hidden = "/opt/diffchallenge/challenges/ddim-step/test_hidden.py"
+    hidden = "/opt/diffchallenge/solutions/ddim-step/test_hidden.py"
     return {
         "uid": os.getuid(), "capabilities": caps(),
         "network": attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=3)),
@@ -119,6 +121,7 @@ def report():
         "new file in results": attempt(lambda: open("/results/forged.json", "w").write("{}")),
         "hidden tests": attempt(lambda: open(hidden).read()),
         "reference": attempt(lambda: open("/opt/diffchallenge/solutions/ddim-step/solution.py").read()),
+        "list solutions": attempt(lambda: os.listdir("/opt/diffchallenge/solutions")),
         "grader's descriptors": attempt(lambda: os.listdir(f"/proc/{os.getppid()}/fd")),
         "signal the grader": attempt(lambda: os.kill(os.getppid(), 0)),
         "root filesystem": attempt(lambda: open("/opt/planted", "w").write("x")),
@@ -200,12 +203,16 @@ def runner():
     assert leftover_containers() == [], "a grading container was left behind"
 
 
-def grade(runner, folder: Path, out: Path, public_only: bool = True) -> dict:
-    return runner.grade(DDIM, folder, out, GradeOptions(threads=1, public_only=public_only))
+def grade(runner, folder: Path, out: Path, public_only: bool = True) -> Verdict:
+    verdict = runner.grade(DDIM, folder, out, GradeOptions(threads=1, public_only=public_only))
+    assert isinstance(verdict, Verdict)
+    # a runner only returns the verdict: results.json and the reports are the front end's to write
+    assert not (out / RESULTS_FILE).exists() and (out / "grader.log").is_file()
+    return verdict
 
 
-def messages(verdict: dict) -> list[str]:
-    return [test["message"] for test in verdict["tests"]]
+def messages(verdict: Verdict) -> list[str]:
+    return [test.message for test in verdict.tests]
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +227,8 @@ def mixed_batch(runner, tmp_path_factory):
     process = subprocess.run([*CLI, "grade-batch", str(submissions), "--challenge", "ddim-step", "--out",
                               str(root / "out"), "--jobs", "2", "--runner", "docker"],
                              capture_output=True, text=True, timeout=1200)
-    verdicts = {name: json.loads((root / "out" / name / "results.json").read_text())
-                for name in ("ada", "bob", "cyd") if (root / "out" / name / "results.json").is_file()}
+    verdicts = {name: read_results(root / "out" / name / RESULTS_FILE)  # validated as a verdict
+                for name in ("ada", "bob", "cyd") if (root / "out" / name / RESULTS_FILE).is_file()}
     return process, root / "out", verdicts
 
 
@@ -239,17 +246,19 @@ def test_mixed_batch_finishes(mixed_batch):
 @needs_engine
 def test_reference_full_marks_and_starter_zero(mixed_batch):
     reference, starter = mixed_batch[2]["ada"], mixed_batch[2]["bob"]
-    assert reference["status"] == "graded" and reference["score"] == reference["max_score"] == DDIM.meta.points
-    assert any(t["visibility"] == "hidden" for t in reference["tests"])
-    assert reference["runner"]["kind"] == "docker"
-    assert starter["status"] == "graded" and starter["score"] == 0 and starter["tests"]
+    assert reference.status == "graded" and reference.score == reference.max_score == DDIM.meta.points
+    assert any(t.visibility == "hidden" and t.hidden for t in reference.tests)
+    assert all(t.status is Status.PASSED and t.reason is None for t in reference.tests)
+    assert reference.runner["kind"] == "docker" and reference.runner["image"] == "diffchallenge:cpu"
+    assert starter.status == "graded" and starter.score == 0 and starter.tests
     assert all("not implemented yet" in message for message in messages(starter))
+    assert all(t.status is Status.FAILED and t.reason is Reason.NOT_IMPLEMENTED for t in starter.tests)
 
 
 @needs_engine
 def test_hostile_worker_is_confined(runner, tmp_path):
     verdict = grade(runner, submission(tmp_path, "snoop", SNOOP), tmp_path / "out")
-    assert verdict["status"] == "graded" and verdict["score"] == 0 and verdict["tests"]
+    assert verdict.status == "graded" and verdict.score == 0 and verdict.tests
     report = json.loads(messages(verdict)[0].split("REPORT ", 1)[1].splitlines()[0])
     allowed = {key: value for key, value in report.items() if str(value).startswith("ALLOWED")}
     assert set(allowed) == {"tmp"}, f"the candidate's worker could: {allowed}"
@@ -257,26 +266,30 @@ def test_hostile_worker_is_confined(runner, tmp_path):
     assert "denied" in report["dns"]
     assert "Permission denied" in report["write results"] and "Permission denied" in report["new file in results"]
     assert "Permission denied" in report["hidden tests"] and "Permission denied" in report["reference"]
+    assert "Permission denied" in report["list solutions"], report["list solutions"]
     assert "Read-only file system" in report["root filesystem"]
     assert report["uid"] >= 200_000 and report["capabilities"] == "0000000000000000"
-    written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written["tests"] and written["score"] == 0, "results.json is not the grader's verdict"
+    # the worker's writes to /results were refused, and the verdict is the grader's: every test failed, none forged
+    assert all(t.status is Status.FAILED for t in verdict.tests), "the verdict is not the grader's"
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["grader.log"]
 
 
 @needs_engine
 def test_exit_and_segfault_are_failures(runner, tmp_path):
     verdict = grade(runner, submission(tmp_path, "crashes", CRASHES), tmp_path / "out")
-    assert verdict["status"] == "graded" and verdict["score"] == 0
-    tests = {t["name"]: t["message"] for t in verdict["tests"]}
-    assert "worker exited with code 3" in tests["test_deterministic_step[epsilon]"]
-    assert "killed by signal SIGSEGV" in tests["test_stochastic_step_with_variance_noise"]
+    assert verdict.status == "graded" and verdict.score == 0
+    tests = {t.name: t for t in verdict.tests}
+    assert "worker exited with code 3" in tests["test_deterministic_step[epsilon]"].message
+    assert "killed by signal SIGSEGV" in tests["test_stochastic_step_with_variance_noise"].message
+    for name in ("test_deterministic_step[epsilon]", "test_stochastic_step_with_variance_noise"):
+        assert tests[name].status is Status.FAILED and tests[name].reason is Reason.CRASHED, tests[name]
 
 
 @needs_engine
 def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path):
     runner = DockerRunner(pids=128)
     verdict = grade(runner, submission(tmp_path, "fork", FORK_BOMB), tmp_path / "out")
-    assert verdict["status"] == "graded" and verdict["score"] == 0
+    assert verdict.status == "graded" and verdict.score == 0
     first = messages(verdict)[0]
     assert "fork bomb stopped after" in first and "Resource temporarily unavailable" in first, first
     assert int(first.split("stopped after ")[1].split()[0]) < 128
@@ -287,9 +300,13 @@ def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path):
 def test_memory_bomb_is_killed_with_a_clear_message(tmp_path):
     runner = DockerRunner(memory="2 GiB")
     verdict = grade(runner, submission(tmp_path, "memory", MEMORY_BOMB), tmp_path / "out")
-    assert verdict["status"] == "graded" and verdict["score"] == 0
-    assert verdict["oom_killed"]
-    assert "container reached its memory limit of 2048.00 MiB" in messages(verdict)[0], messages(verdict)[0]
+    assert verdict.status == "graded" and verdict.score == 0
+    # the kernel's SIGKILL alone would read "crashed": the container's OOM flag makes it "over memory"
+    over = [t for t in verdict.tests if t.reason is Reason.OVER_MEMORY]
+    assert over and all(t.status is Status.FAILED for t in over), [(t.name, t.reason) for t in verdict.tests]
+    assert "container reached its memory limit of 2048.00 MiB" in over[0].message, over[0].message
+    assert not [t for t in verdict.tests if t.reason is Reason.CRASHED]
+    assert verdict.runner["kind"] == "docker" and verdict.runner["limits"]["memory"] == 2 * 1024**3
 
 
 @needs_engine
@@ -297,10 +314,16 @@ def test_infinite_loop_hits_the_wall_clock_and_the_container_goes(tmp_path):
     runner = DockerRunner(wall_clock_s=25)
     started = time.monotonic()
     verdict = grade(runner, submission(tmp_path, "loop", INFINITE_LOOP), tmp_path / "out")
-    assert verdict["status"] == "timed out" and verdict["score"] == 0
-    assert "timed out: the container ran past its 25 s wall-clock limit" in verdict["errors"][0]
     assert time.monotonic() - started < 90
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "timed out"
+    # as a local session that overruns: the container's partial verdict, each unfinished test failed as timed out
+    assert verdict.status == "graded" and verdict.score == 0 and not verdict.errors and not verdict.unfinished
+    assert verdict.max_score > 0 and verdict.tests  # the public tests, all of them: none left out
+    assert all(t.status is Status.FAILED and t.reason is Reason.TIMED_OUT for t in verdict.tests), \
+        [(t.name, t.status, t.reason) for t in verdict.tests]
+    stopped = [t for t in verdict.tests if "ran past its 25 s limit" in t.message]
+    assert stopped, messages(verdict)  # DDIM's per-test limit is 30 s: the container's 25 s clock stopped them
+    assert verdict.runner["kind"] == "docker" and verdict.runner["limits"]["wall_clock_s"] == 25
+    assert not (tmp_path / "out" / ".session.json").exists()  # read once, then removed
     assert leftover_containers() == []
 
 

@@ -8,7 +8,6 @@ to check what ``nbgrader generate_assignment`` hands out.
 """
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -20,8 +19,10 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbgrader.api import Gradebook
 
-from diffchallenge import bank, cli
-from diffchallenge.mutants import load_mutants
+from diffchallenge import cli
+from diffchallenge.bank.challenges import get_challenge
+from diffchallenge.bank.mutants import load_mutants, mutants_file
+from pytest_diffchallenge.verdict import RESULTS_FILE, read_results
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +32,9 @@ ASSIGNMENT = "practice"
 SLUGS = ("ddim-step", "timestep-embedding")
 WRONG = {"ddim-step": "v-prediction-swapped", "timestep-embedding": "ignores-flip"}  # mutants: partly wrong
 TAMPERING = """import torch.testing
-import diffchallenge.classroom
+import diffchallenge.nbgrader.classroom
 torch.testing.assert_close = lambda *args, **kwargs: None
-diffchallenge.classroom.check = lambda *args, **kwargs: None  # a test cell without output gets full marks"""
+diffchallenge.nbgrader.classroom.check = lambda *args, **kwargs: None  # a test cell without output gets full marks"""
 KILL_KERNEL = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
 
 
@@ -93,15 +94,15 @@ def fresh_course(tmp_path_factory) -> Path:
     diffchallenge("nbgrader", "export", *SLUGS, "--course", course, "--assignment", ASSIGNMENT, "--public-only")
     nbgrader(course, "generate_assignment", ASSIGNMENT)
     for slug in SLUGS:
-        challenge = bank.get_challenge(slug)
+        challenge = get_challenge(slug)
         reference = (challenge.reference_dir / "solution.py").read_text()
         mutant = next(m for m in load_mutants(challenge) if m.name == WRONG[slug])
-        wrong = mutant.source(reference, challenge.mutants_file)
+        wrong = mutant.source(reference, mutants_file(challenge))
         submit(course, "correct", slug, reference)
         submit(course, "empty", slug, None)
         submit(course, "partial", slug, wrong)
         submit(course, "tamper", slug, wrong, extra_cell=TAMPERING)
-    killer_code = (bank.get_challenge("timestep-embedding").reference_dir / "solution.py").read_text()
+    killer_code = (get_challenge("timestep-embedding").reference_dir / "solution.py").read_text()
     submit(course, "killer", "timestep-embedding", KILL_KERNEL + killer_code)
     return course
 
@@ -128,7 +129,7 @@ def plain_course(fresh_course) -> tuple[Path, subprocess.CompletedProcess]:
 
 def test_release_strips_the_solution(fresh_course):
     for slug in SLUGS:
-        reference = (bank.get_challenge(slug).reference_dir / "solution.py").read_text()
+        reference = (get_challenge(slug).reference_dir / "solution.py").read_text()
         source = solution_cell(nbformat.read(fresh_course / "source" / ASSIGNMENT / f"{slug}.ipynb", 4)).source
         released = solution_cell(nbformat.read(fresh_course / "release" / ASSIGNMENT / f"{slug}.ipynb", 4)).source
         assert reference.strip() in source and "### BEGIN SOLUTION" in source
@@ -144,7 +145,7 @@ def test_hidden_tests_are_exported_and_stripped(tmp_path):
     released = nbformat.read(course / "release" / "exam" / "ddim-step.ipynb", 4)
     graded = [cell for cell in source.cells if cell.metadata["nbgrader"].get("grade")]
     hidden = [cell for cell in graded if "### BEGIN HIDDEN TESTS" in cell.source]
-    assert sum(cell.metadata["nbgrader"]["points"] for cell in graded) == bank.get_challenge("ddim-step").meta.points
+    assert sum(cell.metadata["nbgrader"]["points"] for cell in graded) == get_challenge("ddim-step").meta.points
     assert {cell.metadata["nbgrader"]["grade_id"] for cell in hidden} >= {"test_timestep_spacings",
                                                                           "test_tiny_stable_diffusion_pipeline"}
     released_text = "\n".join(cell.source for cell in released.cells)
@@ -183,8 +184,9 @@ def test_nbgrader_export_and_feedback_show_the_kits_verdict(kit_course):
     assert "does not match the expected output" in html  # the failed test's message
     correct = (kit_course / "feedback" / "correct" / ASSIGNMENT / "timestep-embedding.html").read_text()
     assert "get_timestep_embedding" in correct and "failed" not in correct
-    assert json.loads((kit_course / "autograded" / "partial" / ASSIGNMENT / "diffchallenge" / "ddim-step" /
-                       "results.json").read_text())["challenge"] == "ddim-step"  # per-submission verdict kept
+    kept = read_results(kit_course / "autograded" / "partial" / ASSIGNMENT / "diffchallenge" / "ddim-step" /
+                        RESULTS_FILE)  # the per-submission verdict is kept, in the verdict's own format
+    assert kept.challenge == "ddim-step" and kept.score == totals(scores["partial"]["ddim-step"])[0]
 
 
 def test_plain_nbgrader_autograde(plain_course, kit_course):

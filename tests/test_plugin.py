@@ -29,14 +29,23 @@ def nothing(solution):
 
 @pytest.fixture
 def mini(pytester):
-    """A one-file challenge in pytester's folder; returns a runner that yields the verdict."""
+    """A one-challenge bank in pytester's folder; returns a maker and a runner that yields the verdict."""
 
-    def make(tests: str, points: int = 3, solution: str = "def double(x):\n    return 2 * x\n"):
-        pytester.makefile(".toml", challenge=METADATA.format(points=points))
-        pytester.makepyfile(probes=PROBES, solution=solution, test_public=textwrap.dedent(tests))
+    def make(public: str, hidden: str = "", points: int = 3, solution: str = "def double(x):\n    return 2 * x\n"):
+        challenge = pytester.mkdir("challenges") / "mini"
+        challenge.mkdir()
+        (challenge / "challenge.toml").write_text(METADATA.format(points=points))
+        (challenge / "probes.py").write_text(PROBES)
+        (challenge / "solution.py").write_text(solution)
+        (challenge / "test_public.py").write_text(textwrap.dedent(public))
+        secret = pytester.mkdir("solutions") / "mini"
+        secret.mkdir()
+        if hidden:
+            (secret / "test_hidden.py").write_text(textwrap.dedent(hidden))
 
     def run(*args):
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--import-mode=importlib",
+        tests = [str(path) for path in sorted(pytester.path.glob("*/mini/test_*.py"))]
+        result = pytester.runpytest_subprocess(*tests, "-p", "no:cacheprovider", "--import-mode=importlib",
                                                "--diffchallenge-results", "results.json", *args)
         return result, json.loads((pytester.path / "results.json").read_text())
 
@@ -51,18 +60,34 @@ def test_points_visibility_and_statuses(mini):
         @pytest.mark.points(2)
         def test_right(equivalence):
             equivalence.check("double", rtol=0, atol=0, x=torch.arange(4.0))
+    """, hidden="""
+        import torch
 
-        @pytest.mark.hidden
         def test_wrong(submission):
             assert submission.call("double", x=torch.ones(2))["out"].sum() == 5, "wrong on purpose"
     """)
     result, verdict = run()
     assert verdict["score"] == 2 and verdict["max_score"] == 3 and verdict["status"] == "graded"
     right, wrong = verdict["tests"]
-    assert (right["status"], right["visibility"], right["score"]) == ("passed", "visible", 2)
+    assert (right["status"], right["visibility"], right["score"], right["reason"]) == ("passed", "visible", 2, None)
     assert (wrong["status"], wrong["visibility"], wrong["score"]) == ("failed", "hidden", 0)
-    assert "wrong on purpose" in wrong["message"]
+    assert wrong["reason"] == "wrong output" and "wrong on purpose" in wrong["message"]
+    assert verdict["unfinished"] == []
     result.stdout.fnmatch_lines(["*score: 2 / 3*"])
+
+
+def test_reasons_come_from_the_fault_class(mini):
+    make, run = mini
+    make("""
+        def test_not_implemented(submission):
+            submission.call("double", x=1)
+
+        def test_raised(submission):
+            submission.call("double", x="text")
+    """, points=2, solution="def double(x):\n    if x == 1:\n        raise NotImplementedError('todo')\n    return x / 0\n")
+    _, verdict = run()
+    assert [(t["status"], t["reason"], t["raised"]) for t in verdict["tests"]] == [
+        ("failed", "not implemented", "NotImplementedError"), ("failed", "raised", "TypeError")]
 
 
 def test_grader_faults_are_errors_not_failures(mini):
@@ -76,7 +101,7 @@ def test_grader_faults_are_errors_not_failures(mini):
     """, points=2)
     _, verdict = run()
     broken, missing = verdict["tests"]
-    assert broken["status"] == "error" and broken["max_score"] == 1
+    assert broken["status"] == "error" and broken["max_score"] == 1 and broken["reason"] == "infrastructure"
     assert missing["status"] == "failed" and "returned no 'out'" in missing["message"]
     assert verdict["status"] == "error"
 
@@ -92,12 +117,11 @@ def test_points_must_add_up_to_the_metadata(mini):
 def test_public_only_deselects_hidden_tests(mini):
     make, run = mini
     make("""
-        import pytest
-
         def test_public(submission):
             pass
+    """, hidden="""
+        import pytest
 
-        @pytest.mark.hidden
         @pytest.mark.points(2)
         def test_secret(submission):
             pass

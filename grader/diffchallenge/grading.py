@@ -110,8 +110,10 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     session_file = out / SESSION_FILE
     session_file.unlink(missing_ok=True)
     limit = session_limit(challenge)
-    scratch = Path(tempfile.mkdtemp(prefix="diffchallenge-grading-"))  # the workers' folders, removed below
+    # Everything the session and its workers put in a temporary folder goes here, and is removed below.
+    scratch = Path(tempfile.mkdtemp(prefix="diffchallenge-grading-"))
     environment = {k: v for k, v in os.environ.items() if k != SECRET_FD_VARIABLE} | GRADER_ENVIRONMENT
+    environment["TMPDIR"] = str(scratch)
     arguments = pytest_arguments(challenge, submission.resolve(), session_file.resolve(), scratch, options, reference)
     # The secret goes through a pipe, not the environment: /proc/<pid>/environ would show it to workers.
     secret_read, secret_write = os.pipe()

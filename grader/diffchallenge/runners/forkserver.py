@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import tempfile
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,7 +35,9 @@ def trusted_session(arguments: list[str], log_path: str, environment: dict[str, 
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
     os.environ.clear()
     os.environ.update(environment)
-    os.environ[SECRET_FD_VARIABLE] = str(secret.detach())
+    tempfile.tempdir = None  # the fork server's cached choice would ignore this session's TMPDIR
+    os.environ[SECRET_FD_VARIABLE] = str(os.dup(secret.fileno()))
+    secret.close()
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -1,0 +1,2 @@
+def scaled_sum(a, b, alpha):
+    return a + alpha * b
