@@ -101,8 +101,9 @@ def main() -> None:
             print(f"sequential done; load average {os.getloadavg()[0]:.1f}", flush=True)
         for jobs in args.jobs:
             out = work / f"batch-{jobs}"
-            wall, cpu = measure(lambda: run(CLI + ["grade-batch", str(work / "submissions"), "--challenge", SLUG,
-                                                   "--out", str(out), "--jobs", str(jobs)]))
+            wall, cpu = measure(lambda out=out, jobs=jobs: run(CLI + ["grade-batch", str(work / "submissions"),
+                                                                      "--challenge", SLUG, "--out", str(out),
+                                                                      "--jobs", str(jobs)]))
             rows.append((f"grade-batch --jobs {jobs}", wall, cpu))
             book = json.loads((out / "gradebook.json").read_text())["students"]
             scores[f"batch-{jobs}"] = {row["student"]: row["score"] for row in book}

@@ -19,10 +19,16 @@ import time
 from pathlib import Path
 
 from pytest_diffchallenge import wire
-from pytest_diffchallenge.faults import (BadReply, MalformedReply, SubmissionMemoryExceeded, SubmissionRaised,
-                                         SubmissionTimedOut, WorkerDied, WorkerStartFailed)
-from pytest_diffchallenge.processes import (cpu_seconds, kill_children, kill_tree, reset_high_water_mark,
-                                            resident_bytes)
+from pytest_diffchallenge.faults import (
+    BadReply,
+    MalformedReply,
+    SubmissionMemoryExceeded,
+    SubmissionRaised,
+    SubmissionTimedOut,
+    WorkerDied,
+    WorkerStartFailed,
+)
+from pytest_diffchallenge.processes import cpu_seconds, kill_children, kill_tree, reset_high_water_mark, resident_bytes
 from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size
 
@@ -34,6 +40,7 @@ WALL_FACTOR = 4  # a hanging submission costs at most this many time limits per 
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+MAX_PEAK_BYTES = 1 << 50  # a petabyte: beyond any machine, so beyond any honest report
 WORKER_UID_VARIABLE = "DIFFCHALLENGE_WORKER_UID"  # set by the Docker runner: workers run as that user
 
 
@@ -178,7 +185,7 @@ class WorkerClient:
         return self._request({"op": "run", "handle": handle, "measure_memory": measure_memory,
                               "discard": discard, "release": release})
 
-    def call(self, probe: str, *, measure_memory: bool = False, **kwargs) -> "Reply":
+    def call(self, probe: str, *, measure_memory: bool = False, **kwargs) -> Reply:
         """Run a probe once; its result comes back as a ``Reply`` (dict access that fails the test if absent)."""
         reply = self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory, release=True)
         return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
@@ -273,9 +280,12 @@ class WorkerClient:
 class Reply(dict):
     """A probe's result. A missing key fails the test (the submission returned bad data), it is not an error."""
 
-    def __init__(self, result, *, peak_bytes: int | None, probe: str):
+    def __init__(self, result, *, peak_bytes, probe: str):
         if not isinstance(result, dict):
             raise BadReply(f"probe {probe!r} returned {type(result).__name__}, not a mapping of results")
+        # A figure from the worker is data like any other: a whole number of bytes, or the reply is refused.
+        if peak_bytes is not None and (type(peak_bytes) is not int or not 0 <= peak_bytes <= MAX_PEAK_BYTES):
+            raise MalformedReply(f"probe {probe!r}: the worker reported a peak of {peak_bytes!r} bytes")
         super().__init__(result)
         self.peak_bytes = peak_bytes
         self.probe = probe

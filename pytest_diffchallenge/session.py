@@ -26,8 +26,16 @@ from pytest_diffchallenge.metadata import Challenge, challenge_folder_of, is_sec
 from pytest_diffchallenge.processes import become_subreaper
 from pytest_diffchallenge.secret import read_secret
 from pytest_diffchallenge.units import format_size
-from pytest_diffchallenge.verdict import (MESSAGE_CHARS, Reason, Status, TestRecord, Verdict, clean_figures,
-                                          write_results)
+from pytest_diffchallenge.verdict import (
+    MESSAGE_CHARS,
+    Reason,
+    SkippedTest,
+    Status,
+    TestRecord,
+    Verdict,
+    clean_figures,
+    write_results,
+)
 
 BACKSTOP_MARGIN_S = 60  # the backstop stops trusted code that hangs; the worker has its own limits
 UNFINISHED = "not finished: the grading session ended before this test did"
@@ -50,6 +58,11 @@ def environment(device: str) -> dict[str, str]:
     return info
 
 
+def visibility(item: pytest.Item) -> str:
+    """A test is hidden if and only if its file is secret (it lives in the bank's solutions/)."""
+    return "hidden" if is_secret(item.path) else "visible"
+
+
 def failure_message(error: BaseException | None) -> str:
     if error is None:
         return ""
@@ -66,7 +79,7 @@ class GradingSession:
         self.secret = read_secret()
         self.workers: dict[tuple[str, str], WorkerClient] = {}
         self.records: dict[str, TestRecord] = {}
-        self.skipped: dict[str, str] = {}
+        self.skipped: dict[str, SkippedTest] = {}
         self.selected: list[pytest.Item] = []
         self.challenges: dict[Path, Challenge | None] = {}
         self.errors: list[str] = []
@@ -199,8 +212,9 @@ class GradingSession:
         if self.challenge(item) is None:
             return report
         if report.skipped:
-            reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
-            self.skipped[item.nodeid] = f"{item.name}: {reason}"
+            why = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
+            self.skipped[item.nodeid] = SkippedTest(name=item.name, nodeid=item.nodeid, visibility=visibility(item),
+                                                    why=str(why))
             return report
         error = call.excinfo.value if call.excinfo is not None else None
         status, why = classify(error)
@@ -212,8 +226,7 @@ class GradingSession:
             return report  # a clean teardown keeps the call's outcome; the first failure wins
         self.records[item.nodeid] = TestRecord(
             name=item.name, nodeid=item.nodeid, status=status, reason=why, max_score=markers.points(item),
-            visibility="hidden" if is_secret(item.path) else "visible",
-            message=failure_message(error)[:MESSAGE_CHARS], raised=getattr(error, "raised", ""),
+            visibility=visibility(item), message=failure_message(error)[:MESSAGE_CHARS], raised=getattr(error, "raised", ""),
             figures=clean_figures(figures.current()))
         return report
 
@@ -247,8 +260,7 @@ class GradingSession:
         tests = [self.records[item.nodeid] for item in self.selected if item.nodeid in self.records]
         unfinished = [] if final else [
             TestRecord(name=item.name, nodeid=item.nodeid, status=Status.ERROR, reason=Reason.INFRASTRUCTURE,
-                       max_score=markers.points(item), visibility="hidden" if is_secret(item.path) else "visible",
-                       message=UNFINISHED)
+                       max_score=markers.points(item), visibility=visibility(item), message=UNFINISHED)
             for item in self.selected if item.nodeid not in self.records and item.nodeid not in self.skipped]
         errors = list(self.errors)
         max_score = sum(t.max_score for t in tests)

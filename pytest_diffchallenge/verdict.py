@@ -106,13 +106,34 @@ class TestRecord:
 
 
 @dataclass(frozen=True)
+class SkippedTest:
+    """A test that was not run here, e.g. because it needs the reference solution that only graders have."""
+
+    name: str
+    nodeid: str
+    visibility: str
+    why: str
+
+    @property
+    def hidden(self) -> bool:
+        return self.visibility == "hidden"
+
+    @classmethod
+    def from_json(cls, data: Any) -> SkippedTest:
+        if not isinstance(data, dict):
+            raise TypeError("a skipped test is not an object")
+        return cls(name=_text(data["name"]), nodeid=_text(data["nodeid"]), visibility=_text(data["visibility"]),
+                   why=_text(data["why"]))
+
+
+@dataclass(frozen=True)
 class Verdict:
     challenge: str
     title: str
     tests: list[TestRecord]
     unfinished: list[TestRecord] = field(default_factory=list)  # selected, not finished: a session stopped early
     errors: list[str] = field(default_factory=list)  # faults of the grader outside any test
-    skipped: list[str] = field(default_factory=list)  # tests not run here (e.g. they need the reference)
+    skipped: list[SkippedTest] = field(default_factory=list)
     isolation: str = ""
     environment: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -157,7 +178,7 @@ class Verdict:
                           tests=[TestRecord.from_json(t) for t in tests],
                           unfinished=[TestRecord.from_json(t) for t in _list(data.get("unfinished", []))],
                           errors=[_text(e) for e in _list(data.get("errors", []))],
-                          skipped=[_text(s) for s in _list(data.get("skipped", []))],
+                          skipped=[SkippedTest.from_json(s) for s in _list(data.get("skipped", []))],
                           isolation=_text(data.get("isolation", "")),
                           environment={str(k): str(v) for k, v in environment.items()},
                           duration_s=_number(data.get("duration_s", 0.0)),

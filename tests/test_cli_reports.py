@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ElementTree
 from diffchallenge.reports import feedback, gradescope, junit
 from diffchallenge.reports.results import REPORT_FILES, write_reports
 from pytest_diffchallenge.metadata import Limits
-from pytest_diffchallenge.verdict import Reason, Status, TestRecord, Verdict, read_results
+from pytest_diffchallenge.verdict import Reason, SkippedTest, Status, TestRecord, Verdict, read_results
 
 LIMITS = Limits(timeout_s=5, worker_memory=1500 * 1024**2, tensor_memory=6 * 1024**2, runtime_ratio=3.0)
 SECRET_INPUT = "0.123456789"  # stands for anything a hidden test's message could reveal
@@ -132,7 +132,19 @@ def test_format_selection_writes_only_the_requested_reports(tmp_path):
     assert set(REPORT_FILES) == {"results.json", "gradescope.json", "junit.xml", "feedback.md"}
 
 
+def skipped(name: str, visibility: str) -> SkippedTest:
+    return SkippedTest(name=name, nodeid=f"t.py::{name}", visibility=visibility, why="needs the reference solution")
+
+
 def test_results_json_round_trips_the_verdict(tmp_path):
-    verdict = make_verdict(submission="alice.zip", skipped=["test_speed: needs the reference solution"])
+    verdict = make_verdict(submission="alice.zip", skipped=[skipped("test_speed", "visible")])
     write_reports(verdict, tmp_path, LIMITS)
     assert read_results(tmp_path / "results.json") == verdict
+
+
+def test_a_skipped_hidden_test_is_only_counted_in_the_feedback():
+    verdict = make_verdict(skipped=[skipped("test_speed", "visible"), skipped("test_secret_gpu_path", "hidden")])
+    text = feedback.markdown(verdict, LIMITS)
+    assert "`test_speed`: needs the reference solution" in text and "- 1 hidden tests" in text
+    assert "test_secret_gpu_path" not in text
+    assert "test_secret_gpu_path" in junit.xml(verdict)  # graders see it

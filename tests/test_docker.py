@@ -21,8 +21,15 @@ import pytest
 from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.grading import GradeOptions, GradingError
 from diffchallenge.runners import image as docker_image
-from diffchallenge.runners.docker import (CONTAINER_LABEL, KEPT_CAPABILITIES, ContainerLimits, DockerRunner,
-                                          container_options, device_requests, docker_client)
+from diffchallenge.runners.docker import (
+    CONTAINER_LABEL,
+    KEPT_CAPABILITIES,
+    ContainerLimits,
+    DockerRunner,
+    container_options,
+    device_requests,
+    docker_client,
+)
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, Verdict, read_results
 
 docker = pytest.importorskip("docker", reason="the docker Python SDK is not installed")

@@ -7,7 +7,7 @@ from conftest import TOY, by_name
 from diffchallenge.grading import grade
 from pytest_diffchallenge.client import WorkerClient
 from pytest_diffchallenge.metadata import load_challenge
-from pytest_diffchallenge.verdict import Reason, Status, Verdict
+from pytest_diffchallenge.verdict import Status, Verdict
 
 
 def assert_valid(verdict: Verdict) -> None:

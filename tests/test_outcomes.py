@@ -13,8 +13,7 @@ import pytest
 from conftest import HOSTILE, TOY_BANK
 
 from diffchallenge.grading import SESSION_FILE, session_verdict
-from pytest_diffchallenge.verdict import (RESULTS_FILE, Reason, Status, TestRecord, Verdict, read_results,
-                                          write_results)
+from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, TestRecord, Verdict, read_results, write_results
 
 BIN = Path(sys.executable).parent
 HANG = (HOSTILE / "infinite_loop.py").read_text()

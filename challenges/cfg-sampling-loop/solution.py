@@ -1,6 +1,5 @@
 """cfg-sampling-loop: write StableDiffusionPipeline's denoising loop yourself. See README.md."""
 
-import torch
 
 
 def rescale_noise_cfg(noise_cfg, noise_pred_text, guidance_rescale=0.0):

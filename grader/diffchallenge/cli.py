@@ -203,8 +203,8 @@ def command_new(args) -> int:
 
 
 def command_verify(args) -> int:
-    from diffchallenge.batch import forkserver_runner, usable_cores
     from diffchallenge.bank import verify
+    from diffchallenge.batch import forkserver_runner, usable_cores
 
     challenges = [bank.get_challenge(s) for s in args.slugs] if args.slugs else bank.all_challenges()
     jobs = args.jobs or usable_cores()

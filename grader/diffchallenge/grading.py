@@ -112,6 +112,7 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     limit = session_limit(challenge)
     # Everything the session and its workers put in a temporary folder goes here, and is removed below.
     scratch = Path(tempfile.mkdtemp(prefix="diffchallenge-grading-"))
+    scratch.chmod(0o711)  # a worker running as another user reaches its own folder in here, and lists nothing
     environment = {k: v for k, v in os.environ.items() if k != SECRET_FD_VARIABLE} | GRADER_ENVIRONMENT
     environment["TMPDIR"] = str(scratch)
     arguments = pytest_arguments(challenge, submission.resolve(), session_file.resolve(), scratch, options, reference)

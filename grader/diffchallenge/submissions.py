@@ -17,8 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pytest_diffchallenge.staging import MAX_SUBMISSION_BYTES
 from pytest_diffchallenge.metadata import METADATA_FILE, ChallengeFormatError, load_metadata
+from pytest_diffchallenge.staging import MAX_SUBMISSION_BYTES
 
 SOLUTION_FILE = "solution.py"
 MAX_ZIP_MEMBERS = 1000

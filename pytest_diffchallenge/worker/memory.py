@@ -14,6 +14,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+
 class PeakTensorMemory(TorchDispatchMode):
     """Tracks live storages created inside the mode; ``peak`` is the high-water mark in bytes."""
 

@@ -1,6 +1,5 @@
 """Reference solution for ip-adapter-attention: IP-Adapter's decoupled cross-attention (Ye et al., 2023)."""
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

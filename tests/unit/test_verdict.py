@@ -2,20 +2,41 @@
 alone decides a test's status and reason."""
 
 import json
-import math
 import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from pytest_diffchallenge import faults, verdict as verdict_module
-from pytest_diffchallenge.faults import (BadReply, GraderError, MalformedReply, MismatchError, OverRuntimeBudget,
-                                         SubmissionFault, SubmissionMemoryExceeded, SubmissionRaised,
-                                         SubmissionTimedOut, TrustedCodeHung, WorkerDied, WorkerStartFailed,
-                                         classify)
-from pytest_diffchallenge.verdict import (MAX_FIGURE, RESULTS_FILE, Reason, Status, TestRecord, Verdict,
-                                          VerdictError, clean_figures, read_results, write_results)
+from pytest_diffchallenge import faults
+from pytest_diffchallenge import verdict as verdict_module
+from pytest_diffchallenge.faults import (
+    BadReply,
+    GraderError,
+    MalformedReply,
+    MismatchError,
+    OverRuntimeBudget,
+    SubmissionFault,
+    SubmissionMemoryExceeded,
+    SubmissionRaised,
+    SubmissionTimedOut,
+    TrustedCodeHung,
+    WorkerDied,
+    WorkerStartFailed,
+    classify,
+)
+from pytest_diffchallenge.verdict import (
+    MAX_FIGURE,
+    RESULTS_FILE,
+    Reason,
+    Status,
+    TestRecord,
+    Verdict,
+    VerdictError,
+    clean_figures,
+    read_results,
+    write_results,
+)
 
 NAN, INF = float("nan"), float("inf")
 
@@ -33,7 +54,7 @@ def sample_verdict(**changes) -> Verdict:
                       visibility="hidden"),
                record("test_c", Status.FAILED, Reason.RAISED, raised="ZeroDivisionError", message="boom")],
         unfinished=[record("test_d", Status.ERROR, Reason.INFRASTRUCTURE, message="session stopped")],
-        errors=[], skipped=["test_reference_only"], isolation="worker process",
+        errors=[], isolation="worker process",
         environment={"torch": "2.13.0", "python": "3.11.7"}, duration_s=12.5, submission="/tmp/sub",
         runner={"kind": "docker", "image": "diffchallenge:cpu", "cpus": 2.0, "gpus": None, "ok": True})
     return verdict.with_(**changes)

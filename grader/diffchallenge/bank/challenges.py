@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_diffchallenge.metadata import (METADATA_FILE, PUBLIC_FOLDER, Challenge, ChallengeFormatError,
-                                           load_challenge)
+from pytest_diffchallenge.metadata import METADATA_FILE, PUBLIC_FOLDER, Challenge, ChallengeFormatError, load_challenge
 
 
 class UnknownChallenge(LookupError):

@@ -113,7 +113,7 @@ def scale(sample, factor):
     return sample * factor
 ''',
     "solutions/$slug/mutants.toml": '''\
-# Plausible mistakes for $slug; each must lose points. See grader/mutants.py for the format.
+# Plausible mistakes for $slug; each must lose points. See grader/diffchallenge/bank/mutants.py for the format.
 
 [[mutant]]
 name = "ignores-factor"

@@ -12,10 +12,10 @@ trusted session with a fresh worker. Every verdict is kept as ``results.json`` i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from diffchallenge.bank.mutants import load_mutants, reference_dir
 from diffchallenge.grading import GradeOptions, Runner
@@ -75,9 +75,12 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
         out = workdir / kind / name
         verdict = runner.grade(challenge, folder, out, step_options)
         write_results(out / RESULTS_FILE, verdict)
+        errors = list(verdict.errors)
+        if any(t.raised == NOT_IMPORTABLE for t in verdict.tests):
+            errors.append("its solution.py cannot be imported: that is an error in the mutant, not a catch")
         return verdict, Row(challenge.slug, kind, name, verdict.score, verdict.max_score, expectation,
                             ok=verdict.status == "graded" and check(verdict), seconds=verdict.duration_s,
-                            errors=verdict.errors)
+                            errors=errors)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(run, plan))

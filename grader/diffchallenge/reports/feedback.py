@@ -64,7 +64,9 @@ def markdown(verdict: Verdict, limits: Limits) -> str:
                 lines += ["", "```text", test.message.replace("```", "'''"), "```"]
             lines.append("")
     if verdict.skipped:
-        lines += ["## Not run here", ""] + [f"- {line}" for line in verdict.skipped] + [""]
+        shown = [f"- `{t.name}`: {t.why}" for t in verdict.skipped if not t.hidden]
+        hidden_count = sum(t.hidden for t in verdict.skipped)
+        lines += ["## Not run here", ""] + shown + ([f"- {hidden_count} hidden tests"] if hidden_count else []) + [""]
     if hidden:
         passed = sum(t.status is Status.PASSED for t in hidden)
         lines += [f"## Hidden tests: {passed} of {len(hidden)} passed "

@@ -33,8 +33,9 @@ def xml(verdict: Verdict) -> str:
             message = f"{test.reason}: {first_line(test.message)}"
             ElementTree.SubElement(case, element, {"message": message}).text = test.message
     for skipped in verdict.skipped:
-        case = ElementTree.SubElement(suite, "testcase", {"classname": "diffchallenge", "name": skipped.split(":")[0]})
-        ElementTree.SubElement(case, "skipped", {"message": skipped})
+        module = skipped.nodeid.split("::", 1)[0].removesuffix(".py").replace("/", ".")
+        case = ElementTree.SubElement(suite, "testcase", {"classname": module, "name": skipped.name})
+        ElementTree.SubElement(case, "skipped", {"message": skipped.why})
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -26,8 +26,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from diffchallenge.bank.challenges import get_challenge
-from diffchallenge.grading import (LOG_FILE, SESSION_FILE, GradeOptions, GradingError, grade, session_limit,
-                                   session_verdict)
+from diffchallenge.grading import (
+    LOG_FILE,
+    SESSION_FILE,
+    GradeOptions,
+    GradingError,
+    grade,
+    session_limit,
+    session_verdict,
+)
 from diffchallenge.runners.choice import DEFAULT_PIDS
 from diffchallenge.runners.image import TAGS, ImageError, check_labels
 from pytest_diffchallenge.client import WORKER_UID_VARIABLE
@@ -198,8 +205,9 @@ class DockerRunner:
     def grade(self, challenge: Challenge, submission: Path, out: Path,
               options: GradeOptions = GradeOptions()) -> Verdict:
         """Same contract as ``grading.grade``: return the verdict; the grader log goes to ``out``."""
-        import docker
         import requests
+
+        import docker
 
         tag, variant = image_tag(options, self.image)
         self.check_image(tag, variant)

@@ -8,7 +8,6 @@ whose labels differ from the local kit, so a container never grades with tests o
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess

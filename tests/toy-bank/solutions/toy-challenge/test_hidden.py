@@ -2,7 +2,6 @@ import pytest
 import torch
 
 
-
 @pytest.mark.points(3)
 def test_secret_inputs(equivalence, hidden_seed):
     generator = torch.Generator().manual_seed(hidden_seed)
