@@ -171,8 +171,11 @@ class WorkerClient:
         self.process = None
 
     def _log_tail(self) -> str:
+        """The end of the worker's output, read from the end: the log may be huge, or sparse."""
         try:
-            text = (self.workdir / "worker.log").read_bytes()[-LOG_TAIL_CHARS:].decode("utf-8", "replace")
+            with open(self.workdir / "worker.log", "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_CHARS))
+                text = log.read(LOG_TAIL_CHARS).decode("utf-8", "replace")
         except OSError:
             return ""
         return text.strip()

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_diffchallenge import figures, markers, recipes
+from pytest_diffchallenge import figures, markers, recipes, secret
 from pytest_diffchallenge.client import WALL_FACTOR, WorkerClient
 from pytest_diffchallenge.faults import GraderError, SubmissionMemoryExceeded, TrustedCodeHung, classify
 from pytest_diffchallenge.metadata import Challenge, challenge_folder_of, is_secret, load_challenge
 from pytest_diffchallenge.processes import become_subreaper
-from pytest_diffchallenge.secret import read_secret
 from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.verdict import (
     MESSAGE_CHARS,
@@ -40,6 +39,9 @@ from pytest_diffchallenge.verdict import (
 BACKSTOP_MARGIN_S = 60  # the backstop stops trusted code that hangs; the worker has its own limits
 UNFINISHED = "not finished: the grading session ended before this test did"
 PLUGIN_NAME = "diffchallenge-session"
+QUOTED_LINE_CHARS = 16  # shorter lines of a hidden test (imports, decorators) say nothing about it
+QUOTED_SEED_DIGITS = 6  # a shorter seed is a number like any other
+QUOTED_LINE = "[a line that quotes a hidden test was removed]"
 
 
 @functools.cache
@@ -76,13 +78,15 @@ class GradingSession:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.secret = read_secret()
+        self.secret = secret.read_secret()
         self.workers: dict[tuple[str, str], WorkerClient] = {}
         self.records: dict[str, TestRecord] = {}
         self.skipped: dict[str, SkippedTest] = {}
         self.selected: list[pytest.Item] = []
         self.challenges: dict[Path, Challenge | None] = {}
         self.errors: list[str] = []
+        self.hidden_lines: set[str] = set()  # the hidden tests' source, kept out of what candidates see
+        self.hidden_values: set[str] = set()  # the hidden tests' seeds
         self.started = time.time()
         self.device: str = config.getoption("diffchallenge_device")
         self.threads: int = config.getoption("diffchallenge_threads")
@@ -149,6 +153,12 @@ class GradingSession:
             config.hook.pytest_deselected(items=deselected)
             items[:] = selected
         self.selected = [item for item in selected if self.challenge(item) is not None]
+        hidden = [item for item in self.selected if is_secret(item.path)]
+        for path in {item.path for item in hidden}:
+            self.hidden_lines |= {line.strip() for line in path.read_text().splitlines()
+                                  if len(line.strip()) >= QUOTED_LINE_CHARS}
+        seeds = (str(secret.hidden_seed(self.secret, item.nodeid)) for item in hidden)
+        self.hidden_values = {seed for seed in seeds if len(seed) >= QUOTED_SEED_DIGITS}
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Launch the workers now, so that their imports overlap with the oracle's first work here."""
@@ -226,13 +236,25 @@ class GradingSession:
             return report  # a clean teardown keeps the call's outcome; the first failure wins
         self.records[item.nodeid] = TestRecord(
             name=item.name, nodeid=item.nodeid, status=status, reason=why, max_score=markers.points(item),
-            visibility=visibility(item), message=failure_message(error)[:MESSAGE_CHARS], raised=getattr(error, "raised", ""),
+            visibility=visibility(item), message=self.shown(item, failure_message(error))[:MESSAGE_CHARS], raised=getattr(error, "raised", ""),
             figures=clean_figures(figures.current()))
         return report
 
     def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
         if self.selected:
             self.write(final=False)
+
+    def shown(self, item: pytest.Item, message: str) -> str:
+        """A visible test's message with every line that quotes a hidden test (source or seed) taken out.
+
+        Defence in depth: nothing hidden should reach a visible test, but a submission that read a hidden
+        test somehow must not be able to publish it through a message that candidates see.
+        """
+        if is_secret(item.path):
+            return message
+        return "\n".join(QUOTED_LINE if any(hidden in line for hidden in self.hidden_lines)
+                         or any(value in line for value in self.hidden_values) else line
+                         for line in message.splitlines())
 
     # -- the end -----------------------------------------------------------------------------------------
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

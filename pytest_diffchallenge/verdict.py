@@ -54,7 +54,7 @@ def clean_figures(figures: Any) -> dict[str, float]:
         return {}
     return {str(name): float(value) for name, value in figures.items()
             if isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value) and abs(value) <= MAX_FIGURE}
+            and abs(value) <= MAX_FIGURE and math.isfinite(value)}  # the bound first: a huge int overflows isfinite
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class TestRecord:
                          max_score=_number(data["max_score"]), visibility=_text(data["visibility"]), reason=reason,
                          message=_text(data.get("message", "")), raised=_text(data.get("raised", "")),
                          figures=clean_figures(data.get("figures", {})))
-        except (KeyError, ValueError, TypeError) as error:
+        except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise VerdictError(f"a test record is malformed: {error!r}") from None
         if record.visibility not in ("visible", "hidden") or record.max_score < 0:
             raise VerdictError(f"test {record.name!r}: bad visibility or points")
@@ -157,10 +157,12 @@ class Verdict:
         return replace(self, **changes)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data.update(status=self.status, score=self.score, max_score=self.max_score,
-                    tests=[t.to_json() for t in self.tests], unfinished=[t.to_json() for t in self.unfinished])
-        return data
+        return {"challenge": self.challenge, "title": self.title, "status": self.status, "score": self.score,
+                "max_score": self.max_score, "tests": [t.to_json() for t in self.tests],
+                "unfinished": [t.to_json() for t in self.unfinished], "errors": self.errors,
+                "skipped": [asdict(t) for t in self.skipped], "isolation": self.isolation,
+                "environment": self.environment, "duration_s": self.duration_s, "submission": self.submission,
+                "runner": self.runner}
 
     @classmethod
     def from_json(cls, data: Any) -> Verdict:
@@ -182,8 +184,8 @@ class Verdict:
                           isolation=_text(data.get("isolation", "")),
                           environment={str(k): str(v) for k, v in environment.items()},
                           duration_s=_number(data.get("duration_s", 0.0)),
-                          submission=_text(data.get("submission", "")), runner=runner)
-        except (KeyError, ValueError, TypeError) as error:
+                          submission=_text(data.get("submission", "")), runner=_plain_json(runner))
+        except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise VerdictError(f"the verdict is malformed: {error!r}") from None
         return verdict
 
@@ -195,9 +197,18 @@ def _text(value: Any) -> str:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"expected a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MAX_FIGURE:
+        raise TypeError(f"expected a finite number, got {str(value)[:40]}")
     return float(value)
+
+
+def _plain_json(value: dict) -> dict:
+    """A free-form object (the runner's details) that can be written back: finite, not absurdly deep."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as error:
+        raise TypeError(f"not plain JSON: {type(error).__name__}") from None
+    return value
 
 
 def _list(value: Any) -> list:

@@ -14,8 +14,9 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 HEADER = struct.Struct(">II")
-MAX_FRAME_BYTES = 1 << 30  # a reply larger than 1 GiB is refused, not read into the trusted process
+MAX_FRAME_BYTES = 1 << 28  # a reply over 256 MiB is refused from its header, before its body is read
 TENSOR_KEY = "__tensor__"
+MAX_DEPTH = 64  # far deeper than any probe's result; a deeper reply is refused before it can exhaust the stack
 
 
 class WireError(Exception):
@@ -49,19 +50,21 @@ def decode(text: bytes, blob: bytes):
     try:
         document = json.loads(text)
         tensors = load_tensors(blob) if blob else {}
-    except Exception as error:  # malformed data from a worker is reported, never trusted
-        raise WireError(f"malformed frame: {error}") from None
+    except (Exception, RecursionError) as error:  # malformed data from a worker is reported, never trusted
+        raise WireError(f"malformed frame: {type(error).__name__}: {str(error)[:200]}") from None
 
-    def unpack(value):
+    def unpack(value, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise WireError(f"frame nests deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
             if set(value) == {TENSOR_KEY}:
                 try:
                     return tensors[value[TENSOR_KEY]]
                 except (KeyError, TypeError):
                     raise WireError(f"frame refers to a missing tensor {value[TENSOR_KEY]!r}") from None
-            return {k: unpack(v) for k, v in value.items()}
+            return {k: unpack(v, depth + 1) for k, v in value.items()}
         if isinstance(value, list):
-            return [unpack(v) for v in value]
+            return [unpack(v, depth + 1) for v in value]
         return value
 
     return unpack(document)

@@ -7,7 +7,7 @@ from conftest import TOY, by_name
 from diffchallenge.grading import grade
 from pytest_diffchallenge.client import WorkerClient
 from pytest_diffchallenge.metadata import load_challenge
-from pytest_diffchallenge.verdict import Status, Verdict
+from pytest_diffchallenge.verdict import Reason, Status, Verdict
 
 
 def assert_valid(verdict: Verdict) -> None:
@@ -132,3 +132,14 @@ def test_probes_that_take_a_device_get_the_grading_device(tmp_path):
         assert worker.call("anywhere") == {"device": "none asked"}
     finally:
         worker.stop()
+
+
+def test_hidden_test_source_never_reaches_a_visible_message(grade_toy):
+    verdict = grade_toy("publishes_hidden_tests")
+    assert_valid(verdict)
+    hidden_source = (TOY.parent.parent / "solutions" / "toy-challenge" / "test_hidden.py").read_text()
+    quoted = [line.strip() for line in hidden_source.splitlines() if len(line.strip()) >= 16]
+    for test in verdict.tests:
+        if not test.hidden:
+            assert test.status is Status.FAILED and test.reason is Reason.RAISED
+            assert not any(line in test.message for line in quoted), test.message

@@ -30,7 +30,8 @@ def step(solution, config, num_inference_steps, step_index, sample, model_output
     scheduler = _scheduler(solution, config, num_inference_steps)
     timestep = scheduler.timesteps[step_index]
     out = scheduler.step(model_output, timestep, sample, eta=eta, use_clipped_model_output=use_clipped_model_output,
-                         generator=recipes.seeded_generator(generator_seed), variance_noise=variance_noise, return_dict=return_dict)
+                         generator=recipes.seeded_generator(generator_seed), variance_noise=variance_noise,
+                         return_dict=return_dict)
     if return_dict:
         return {"prev_sample": out.prev_sample, "pred_original_sample": out.pred_original_sample,
                 "kind": type(out).__name__}

@@ -19,7 +19,8 @@ FLUX_CONFIG = dict(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, ba
 
 
 def random_inputs(seed, dtype=torch.float32):
-    return dict(sample=recipes.seeded_randn(SHAPE, seed, dtype), model_output=recipes.seeded_randn(SHAPE, seed + 1, dtype))
+    return dict(sample=recipes.seeded_randn(SHAPE, seed, dtype),
+                model_output=recipes.seeded_randn(SHAPE, seed + 1, dtype))
 
 
 def flux_sigmas(num_inference_steps):
@@ -57,8 +58,8 @@ def scale_noise(solution, config, num_inference_steps, step_indices, sample, noi
 def step(solution, config, num_inference_steps, step_index, sample, model_output, mu=None, generator_seed=None,
          return_dict=True):
     scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
-    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, generator=recipes.seeded_generator(generator_seed),
-                         return_dict=return_dict)
+    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample,
+                         generator=recipes.seeded_generator(generator_seed), return_dict=return_dict)
     return {"prev_sample": out.prev_sample if return_dict else out[0], "kind": type(out).__name__,
             "step_index_after": scheduler.step_index}
 

@@ -69,7 +69,7 @@ def where(graph, importer: str, imported: str) -> str:
 
 
 def explain_chain(graph, chain) -> str:
-    return "\n      ".join(where(graph, a, b) for a, b in zip(chain, chain[1:]))
+    return "\n      ".join(where(graph, a, b) for a, b in zip(chain, chain[1:], strict=False))
 
 
 def test_the_graph_holds_every_module_of_the_kit(graph):

@@ -36,7 +36,7 @@ def assert_same(got, want):
             assert_same(got[key], want[key])
     elif isinstance(want, (list, tuple)):
         assert isinstance(got, list) and len(got) == len(want)  # tuples come back as lists
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             assert_same(g, w)
     elif isinstance(want, float) and math.isnan(want):
         assert isinstance(got, float) and math.isnan(got)

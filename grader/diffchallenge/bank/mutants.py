@@ -75,7 +75,9 @@ def load_mutants(challenge: Challenge) -> list[Mutant]:
         if not {"name", "mistake"} <= set(entry):
             raise ChallengeFormatError(f"{where}: needs 'name' and 'mistake'")
         edits = entry.get("edits") or [{"replace": entry.get("replace"), "with": entry.get("with")}]
-        if not all(isinstance(e.get("replace"), str) and isinstance(e.get("with"), str) for e in edits):
+        if not isinstance(edits, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("replace"), str) and isinstance(e.get("with"), str)
+                for e in edits):
             raise ChallengeFormatError(f"{where} ({entry['name']}): needs 'replace' and 'with' strings, or 'edits'")
         mutants.append(Mutant(entry["name"], entry["mistake"], tuple((e["replace"], e["with"]) for e in edits)))
     names = [m.name for m in mutants]

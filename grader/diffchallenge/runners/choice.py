@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_PIDS = 512
+from diffchallenge.runners import DEFAULT_PIDS
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:

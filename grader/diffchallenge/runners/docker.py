@@ -35,7 +35,7 @@ from diffchallenge.grading import (
     session_limit,
     session_verdict,
 )
-from diffchallenge.runners.choice import DEFAULT_PIDS
+from diffchallenge.runners import DEFAULT_PIDS
 from diffchallenge.runners.image import TAGS, ImageError, check_labels
 from pytest_diffchallenge.client import WORKER_UID_VARIABLE
 from pytest_diffchallenge.metadata import Challenge
