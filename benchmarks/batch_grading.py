@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from diffchallenge import bank
-from diffchallenge.mutants import load_mutants
-from pytest_diffchallenge.worker_client import become_subreaper
+from diffchallenge.bank.challenges import get_challenge
+from diffchallenge.bank.mutants import load_mutants, mutants_file, reference_dir
+from pytest_diffchallenge.processes import become_subreaper
 
 CLI = [sys.executable, "-m", "diffchallenge.cli"]
 SLUG = "ddim-step"
@@ -30,15 +30,15 @@ SLUG = "ddim-step"
 
 def make_submissions(folder: Path, count: int) -> dict[str, str]:
     """Write ``count`` submissions, every other one a mutant; return student -> what it is."""
-    challenge = bank.get_challenge(SLUG)
+    challenge = get_challenge(SLUG)
     mutants = load_mutants(challenge)
-    reference = (challenge.reference_dir / "solution.py").read_text()
+    reference = (reference_dir(challenge) / "solution.py").read_text()
     kinds = {}
     for index in range(count):
         student = f"student{index:03d}"
         mutant = mutants[(index // 2) % len(mutants)] if index % 2 else None
         (folder / student).mkdir(parents=True)
-        source = mutant.source(reference, challenge.mutants_file) if mutant else reference
+        source = mutant.source(reference, mutants_file(challenge)) if mutant else reference
         (folder / student / "solution.py").write_text(source)
         kinds[student] = mutant.name if mutant else "reference"
     return kinds

@@ -14,16 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from diffchallenge.bank import get_challenge
+from diffchallenge.bank.challenges import get_challenge
+from diffchallenge.bank.mutants import reference_dir
 from diffchallenge.grading import GradeOptions, grade
+from pytest_diffchallenge.verdict import Verdict
 
 DEFAULT = ["ddim-step", "lora-cross-attention", "chunked-attention"]
 
 
-def timed_grade(challenge, options: GradeOptions) -> tuple[float, dict]:
+def timed_grade(challenge, options: GradeOptions) -> tuple[float, Verdict]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        verdict = grade(challenge, challenge.reference_dir, Path(out), options)
+        verdict = grade(challenge, reference_dir(challenge), Path(out), options)
         return time.perf_counter() - started, verdict
 
 
@@ -41,7 +43,7 @@ def main() -> None:
             isolated.append(seconds)
             in_process.append(timed_grade(challenge, GradeOptions(in_process=True))[0])
         a, b = statistics.median(isolated), statistics.median(in_process)
-        print(f"{slug:<24}{a:>12.2f}{b:>14.2f}{a / b:>9.2f}x{verdict['score']:>6g}/{verdict['max_score']:g}")
+        print(f"{slug:<24}{a:>12.2f}{b:>14.2f}{a / b:>9.2f}x{verdict.score:>6g}/{verdict.max_score:g}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from diffchallenge import bank
+from diffchallenge.bank.challenges import get_challenge
+from diffchallenge.bank.mutants import reference_dir
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -43,7 +44,7 @@ def build_course(root: Path, slug: str, students: int, public_only: bool) -> Pat
     run([BIN / "diffchallenge", "nbgrader", "export", slug, "--course", course, "--assignment", ASSIGNMENT]
         + (["--public-only"] if public_only else []))
     run([BIN / "nbgrader", "generate_assignment", ASSIGNMENT], cwd=course)
-    reference = (bank.get_challenge(slug).reference_dir / "solution.py").read_text()
+    reference = (reference_dir(get_challenge(slug)) / "solution.py").read_text()
     notebook = nbformat.read(course / "release" / ASSIGNMENT / f"{slug}.ipynb", as_version=4)
     next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "solution").source = \
         f"%%solution {slug}\n{reference}"
