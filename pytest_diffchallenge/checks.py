@@ -138,7 +138,7 @@ class Runtime:
         reference_s = statistics.median(times["reference"])
         # Each pair ran back to back, so load on the machine hits both alike: the median of the pairs'
         # ratios is steadier than the ratio of the medians.
-        ratio = statistics.median(c / r for c, r in zip(times["candidate"], times["reference"]))
+        ratio = statistics.median(c / r for c, r in zip(times["candidate"], times["reference"], strict=True))
         figures.record("candidate_ms", round(candidate_s * 1000, 3))
         figures.record("reference_ms", round(reference_s * 1000, 3))
         figures.record("runtime_ratio", round(ratio, 3))

@@ -75,7 +75,8 @@ def load_metadata(path: Path) -> Metadata:
         raise ChallengeFormatError(f"{path}: no such metadata file") from None
     except tomllib.TOMLDecodeError as error:
         raise ChallengeFormatError(f"{path}: not valid TOML: {error}") from None
-    known = {"slug", "title", "domain", "difficulty", "question", "points", "edit", "forbidden", "gpu_variant", "limits"}
+    known = {"slug", "title", "domain", "difficulty", "question", "points", "edit", "forbidden", "gpu_variant",
+             "limits"}
     if unknown := sorted(set(data) - known):
         raise ChallengeFormatError(f"{path}: unknown field '{unknown[0]}' (known: {', '.join(sorted(known))})")
     domain = _field(data, "domain", str, path)
@@ -107,9 +108,9 @@ def load_metadata(path: Path) -> Metadata:
         if isinstance(error, ChallengeFormatError):
             raise
         raise ChallengeFormatError(f"{limits_path}: {error}") from None
-    return Metadata(slug=_field(data, "slug", str, path), title=_field(data, "title", str, path), domain=domain, difficulty=difficulty,
-                    question=_field(data, "question", str, path), points=points, edit=edit, forbidden=forbidden,
-                    gpu_variant=_field(data, "gpu_variant", bool, path, False), limits=limits)
+    return Metadata(slug=_field(data, "slug", str, path), title=_field(data, "title", str, path), domain=domain,
+                    difficulty=difficulty, question=_field(data, "question", str, path), points=points, edit=edit,
+                    forbidden=forbidden, gpu_variant=_field(data, "gpu_variant", bool, path, False), limits=limits)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ def encode(document) -> bytes:
             return str(value)
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
-        raise WireError(f"cannot send a value of type {type(value).__name__}: only tensors, JSON values, lists and dicts")
+        raise WireError(f"cannot send a value of type {type(value).__name__}: "
+                        "only tensors, JSON values, lists and dicts")
 
     text = json.dumps(pack(document), allow_nan=True).encode()
     blob = save_tensors(tensors) if tensors else b""

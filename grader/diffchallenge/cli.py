@@ -325,9 +325,11 @@ def register_image_command(commands) -> None:
     sub = actions.add_parser("build", help="build the grading image (CPU: fully offline from a debootstrap base)")
     variant = sub.add_mutually_exclusive_group()
     variant.add_argument("--gpu", dest="variant", action="store_const", const="gpu",
-                         help="CUDA PyTorch base (the Dockerfile's default unless --base); dependencies from the index")
+                         help="CUDA PyTorch base (the Dockerfile's default unless --base); "
+                              "dependencies from the index")
     variant.add_argument("--cpu", dest="variant", action="store_const", const="cpu",
-                         help="offline CPU image on the debootstrap base (docker/build-base.sh), wheels from this machine")
+                         help="offline CPU image on the debootstrap base (docker/build-base.sh), "
+                              "wheels from this machine")
     sub.add_argument("--base", metavar="IMAGE", help="base image to build on")
     sub.add_argument("--tag", help="image tag (default diffchallenge:cpu or diffchallenge:gpu)")
     sub.add_argument("--public", action="store_true",

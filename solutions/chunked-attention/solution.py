@@ -97,7 +97,8 @@ class ChunkedAttnProcessor:
         return hidden_states
 
     def attend_in_query_chunks(self, query, key, value, attention_mask):
-        """softmax(Q K^T / sqrt(d) + mask) V on (batch, heads, tokens, head_dim) tensors, a block of queries at a time."""
+        """softmax(Q K^T / sqrt(d) + mask) V on (batch, heads, tokens, head_dim) tensors, a block of queries at a
+        time."""
         num_queries = query.shape[-2]
         scale = query.shape[-1] ** -0.5  # what scaled_dot_product_attention uses by default
         keys_transposed = key.transpose(-1, -2)

@@ -48,7 +48,9 @@ class IPAdapterAttnProcessor(nn.Module):
         hidden_states = self._merge(F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask))
 
         # 2. decoupled attention: the same queries against each adapter's image tokens, scaled and added
-        for image_states, scale, to_k_ip, to_v_ip in zip(ip_hidden_states, self.scale, self.to_k_ip, self.to_v_ip):
+        # not strict: without encoder_hidden_states there are no image tokens (ip_hidden_states is empty)
+        for image_states, scale, to_k_ip, to_v_ip in zip(ip_hidden_states, self.scale, self.to_k_ip, self.to_v_ip,
+                                                         strict=False):
             if scale == 0:
                 continue
             ip_key = self._heads(attn, to_k_ip(image_states))  # (B, images, tokens, D): images join the tokens

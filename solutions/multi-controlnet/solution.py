@@ -14,7 +14,8 @@ def multi_controlnet_residuals(controlnets, sample, timestep, encoder_hidden_sta
         if down_block_res_samples is None:
             down_block_res_samples, mid_block_res_sample = list(down_samples), mid_sample
         else:
-            down_block_res_samples = [total + new for total, new in zip(down_block_res_samples, down_samples)]
+            down_block_res_samples = [total + new for total, new in
+                                      zip(down_block_res_samples, down_samples, strict=True)]
             mid_block_res_sample = mid_block_res_sample + mid_sample
     return down_block_res_samples, mid_block_res_sample
 
@@ -68,7 +69,7 @@ def multi_controlnet_denoising_loop(unet, controlnets, scheduler, latents, promp
 
         # Each net has its own window: outside it, its residuals are scaled to zero.
         step_scales = [scale * controlnet_keep(i, len(timesteps), start, end)
-                       for scale, start, end in zip(scales, starts, ends)]
+                       for scale, start, end in zip(scales, starts, ends, strict=True)]
         down_block_res_samples, mid_block_res_sample = multi_controlnet_residuals(
             controlnets, control_model_input, t, controlnet_prompt_embeds, images, step_scales, guess_mode)
 

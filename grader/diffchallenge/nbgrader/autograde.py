@@ -139,7 +139,8 @@ def autograde(assignment: str, course: Path, students: list[str] | None = None,
             autograded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
             gradebook.update_or_create_student(student)
             timestamp = coursedir.get_existing_timestamp(str(submitted))
-            gradebook.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
+            gradebook.update_or_create_submission(assignment, student,
+                                                  **({"timestamp": timestamp} if timestamp else {}))
             for notebook in notebooks:
                 grades.append(grade_submitted_notebook(gradebook, coursedir, assignment, student, notebook,
                                                        challenges[notebook.name], submitted, autograded,

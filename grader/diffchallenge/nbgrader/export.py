@@ -111,8 +111,8 @@ def build_notebook(challenge: Challenge, public_only: bool) -> nbformat.Notebook
     for cell in grade_cells_of(collect_tests(challenge, public_only)):
         call = f'from diffchallenge.nbgrader.classroom import check\ncheck("{challenge.slug}", "{cell["name"]}"'
         if cell["hidden"]:
-            source = f"# A hidden test, run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n{call}, hidden=True)\n" \
-                     "### END HIDDEN TESTS"
+            source = f"# A hidden test, run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n" \
+                     f"{call}, hidden=True)\n### END HIDDEN TESTS"
         else:
             source = call + ")"
         points = int(cell["points"]) if cell["points"].is_integer() else cell["points"]
@@ -137,7 +137,8 @@ c.Execute.timeout = {timeout}
 '''
 
 
-def export(slugs: list[str], course: Path, assignment: str = DEFAULT_ASSIGNMENT, public_only: bool = False) -> list[Path]:
+def export(slugs: list[str], course: Path, assignment: str = DEFAULT_ASSIGNMENT,
+           public_only: bool = False) -> list[Path]:
     """Write (or update) the course's config and one source notebook per challenge; return the notebooks.
 
     ``public_only`` leaves the hidden tests out: a practice assignment, graded with the public tests alone.

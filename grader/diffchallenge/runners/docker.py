@@ -4,8 +4,8 @@ Each grading gets a fresh container: no network, a read-only root filesystem wit
 memory/CPU/pids limits, all capabilities dropped but the three the grader needs to start and stop the
 worker as another user (SETUID, SETGID, KILL; docker/entrypoint.sh), no-new-privileges, the submission
 mounted read-only and /results, a volume only the grader's uid may write. Inside, the same trusted
-``grading.grade`` runs (the one grading path); the candidate's worker runs as a random unprivileged uid with no capabilities, so
-it can neither write the results nor read the hidden tests. A hard wall-clock limit kills the container;
+``grading.grade`` runs (the one grading path); the candidate's worker runs as a random unprivileged uid with no
+capabilities, so it can neither write the results nor read the hidden tests. A hard wall-clock limit kills the container;
 the container is removed whatever happens, Ctrl-C included.
 """
 
@@ -243,7 +243,8 @@ class DockerRunner:
                     exit_code = None
                 verdict = self.container_verdict(container, out, Path(staging), exit_code, limits)
             except docker.errors.ImageNotFound:
-                raise GradingError(f"no grading image {tag}: build it with `diffchallenge image build --{variant}`")
+                raise GradingError(
+                    f"no grading image {tag}: build it with `diffchallenge image build --{variant}`") from None
             except docker.errors.APIError as error:
                 raise GradingError(f"the Docker engine refused the grading container: {error}") from None
             finally:

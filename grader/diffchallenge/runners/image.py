@@ -56,7 +56,8 @@ def bank_folders(public_only: bool = False) -> dict[str, Path]:
 def bank_hash(public_only: bool = False) -> str:
     """sha256 over the bank's files and the plugin's source, by relative path and content."""
     digest = hashlib.sha256()
-    sources = {**bank_folders(public_only), "pytest_diffchallenge": Path(pytest_diffchallenge.__file__).resolve().parent}
+    sources = {**bank_folders(public_only),
+               "pytest_diffchallenge": Path(pytest_diffchallenge.__file__).resolve().parent}
     for name, folder in sorted(sources.items()):
         for path in _files(folder):
             digest.update(f"{name}/{path.relative_to(folder).as_posix()}\0".encode())
