@@ -120,7 +120,7 @@ class Runtime:
         except SubmissionFault as fault:
             raise GraderError(f"the reference solution failed: {fault}") from None
         candidate = self.submission.prepare(probe, **kwargs)
-        times = {"candidate": [], "reference": []}
+        times: dict[str, list[float]] = {"candidate": [], "reference": []}
         pair = (("candidate", self.submission, candidate), ("reference", self.reference, reference))
         for index in range(RUNTIME_WARMUP + repeats):
             # Whoever runs second in a pair tends to run slower (caches, frequency): take turns going first.

@@ -167,11 +167,14 @@ class WorkerClient:
             except OSError:
                 pass
         self.log_tail = self._log_tail()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         self.process = None
 
     def _log_tail(self) -> str:
         """The end of the worker's output, read from the end: the log may be huge, or sparse."""
+        if self.workdir is None:
+            return ""
         try:
             with open(self.workdir / "worker.log", "rb") as log:
                 log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_CHARS))
@@ -193,22 +196,28 @@ class WorkerClient:
         reply = self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory, release=True)
         return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
 
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"the {self.label}'s worker is not running")
+        return self.process.pid
+
     def _request(self, request: dict) -> dict:
         if self.timeouts >= TIMEOUTS_BEFORE_GIVING_UP:
             raise SubmissionTimedOut(f"not run: the {self.label} already timed out in {self.timeouts} tests")
         if not (self.alive and self.ready):
             self.start()
-        reset_high_water_mark(self.process.pid)
-        cpu_at_start = cpu_seconds(self.process.pid)
+        reset_high_water_mark(self.pid)
+        cpu_at_start = cpu_seconds(self.pid)
         try:
             os.write(self.outbox, wire.encode(request))
         except OSError:
             self._died("while receiving a request")
         reply = self._receive(request.get("probe", request["op"]), wall_deadline=self.wall_deadline,
                               cpu_at_start=cpu_at_start)
-        self.test_cpu += cpu_seconds(self.process.pid) - cpu_at_start
+        self.test_cpu += cpu_seconds(self.pid) - cpu_at_start
         # Polling can miss a short spike; the kernel's high-water mark cannot (it swings 15-50%: a coarse guard).
-        self._check_resident(resident_bytes(self.process.pid, "VmHWM"))
+        self._check_resident(resident_bytes(self.pid, "VmHWM"))
         if not reply.get("ok"):
             error = reply.get("error")
             raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
@@ -221,7 +230,7 @@ class WorkerClient:
         while len(buffer) < needed:
             over_wall = wall_deadline is not None and time.monotonic() >= wall_deadline
             over_cpu = cpu_at_start is not None and self.time_limit is not None and \
-                self.test_cpu + cpu_seconds(self.process.pid) - cpu_at_start > self.time_limit * self.threads
+                self.test_cpu + cpu_seconds(self.pid) - cpu_at_start > self.time_limit * self.threads
             if over_wall or over_cpu:
                 self._kill()
                 if what == "start":
@@ -230,7 +239,7 @@ class WorkerClient:
                 raise SubmissionTimedOut(f"the {self.label} did not finish {what!r} within the {self.time_limit:g} s "
                                          f"time limit ({'CPU' if over_cpu else 'wall-clock'} time); "
                                          f"its worker was stopped")
-            self._check_resident(resident_bytes(self.process.pid))
+            self._check_resident(resident_bytes(self.pid))
             ready, _, _ = select.select([self.inbox], [], [], POLL_SECONDS)
             if not ready:
                 continue
@@ -244,6 +253,7 @@ class WorkerClient:
                     self._kill()
                     raise MalformedReply(f"the {self.label} sent a reply of {sum(header)} bytes, over the limit")
                 needed += sum(header)
+        assert header is not None  # the loop reads the header before anything else
         text_len, _ = header
         body = bytes(buffer[wire.HEADER.size:])
         try:
@@ -265,6 +275,8 @@ class WorkerClient:
                 f"{format_size(self.memory_limit)} limit, and was stopped")
 
     def _died(self, when: str):
+        if self.process is None:
+            raise WorkerDied(f"the {self.label}'s worker is gone {when}")
         try:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:  # it closed the channel but lives on

@@ -7,8 +7,6 @@ A ``SubmissionFault`` is an AssertionError: the test fails and the submission lo
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import pytest
 
 from pytest_diffchallenge.verdict import Reason, Status
@@ -21,7 +19,7 @@ RAISED_REASONS = {"NotImplementedError": Reason.NOT_IMPLEMENTED, "ForbiddenAPIEr
 class SubmissionFault(AssertionError):
     """The submission, not the grader, went wrong: the test fails and says why."""
 
-    reason: ClassVar[Reason] = Reason.WRONG_OUTPUT
+    reason: Reason = Reason.WRONG_OUTPUT
     raised: str = ""
 
 
@@ -42,12 +40,9 @@ class MalformedReply(SubmissionFault):
 class SubmissionRaised(SubmissionFault):
     def __init__(self, error: dict):
         self.raised = str(error.get("type", "?"))
+        self.reason = RAISED_REASONS.get(self.raised, Reason.RAISED)
         super().__init__(f"the submission raised {self.raised}: {error.get('message')}\n"
                          f"{error.get('traceback', '')}".rstrip())
-
-    @property  # type: ignore[override]
-    def reason(self) -> Reason:
-        return RAISED_REASONS.get(self.raised, Reason.RAISED)
 
 
 class SubmissionTimedOut(SubmissionFault):

@@ -42,7 +42,9 @@ class InProcessClient(WorkerClient):
 
         if self.worker is None:
             self.start()
+        worker = self.worker
+        assert worker is not None  # start() made it
         try:
-            return {"ok": True, **getattr(self.worker, request["op"])(request)}
+            return {"ok": True, **getattr(worker, request["op"])(request)}
         except Exception as error:
-            raise SubmissionRaised(describe(error, self.worker.candidate_dir)) from None
+            raise SubmissionRaised(describe(error, worker.candidate_dir)) from None

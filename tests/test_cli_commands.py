@@ -169,7 +169,7 @@ def test_list_piped_prints_one_tab_separated_row_per_challenge(capsys):
     challenges = all_challenges()
     assert lines[0].split("\t") == LIST_COLUMNS
     assert len(lines) == 1 + len(challenges)  # header first, then one row per challenge, nothing else
-    for line, challenge in zip(lines[1:], challenges):
+    for line, challenge in zip(lines[1:], challenges, strict=True):
         meta = challenge.meta
         assert line.split("\t") == [challenge.slug, meta.title, meta.domain, meta.difficulty, str(meta.points),
                                     "yes" if meta.gpu_variant else "no"]

@@ -45,7 +45,7 @@ def test_folder_single_file_and_zip_of_a_workspace(tmp_path):
 
     (opened.folder / "challenge.toml").write_text("slug = ")
     with pytest.raises(SubmissionRefused, match="not valid TOML.*pass --challenge SLUG"):
-        opened.challenge_slug
+        _ = opened.challenge_slug
 
 
 @pytest.mark.parametrize("name, message", [

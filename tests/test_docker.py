@@ -338,7 +338,8 @@ def test_infinite_loop_hits_the_wall_clock_and_the_container_goes(tmp_path):
 def test_ctrl_c_leaves_no_container(tmp_path):
     folder = submission(tmp_path, "loop", INFINITE_LOOP)
     process = subprocess.Popen([*CLI, "grade", str(folder), "--challenge", "ddim-step", "--out", str(tmp_path / "o"),
-                                "--runner", "docker", "--public-only"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                "--runner", "docker", "--public-only"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                # as from a terminal: a shell's background job would pass SIGINT on ignored
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120

@@ -84,7 +84,8 @@ def test_reasons_come_from_the_fault_class(mini):
 
         def test_raised(submission):
             submission.call("double", x="text")
-    """, points=2, solution="def double(x):\n    if x == 1:\n        raise NotImplementedError('todo')\n    return x / 0\n")
+    """, points=2,
+        solution="def double(x):\n    if x == 1:\n        raise NotImplementedError('todo')\n    return x / 0\n")
     _, verdict = run()
     assert [(t["status"], t["reason"], t["raised"]) for t in verdict["tests"]] == [
         ("failed", "not implemented", "NotImplementedError"), ("failed", "raised", "TypeError")]

@@ -333,7 +333,8 @@ def register_image_command(commands) -> None:
     sub.add_argument("--base", metavar="IMAGE", help="base image to build on")
     sub.add_argument("--tag", help="image tag (default diffchallenge:cpu or diffchallenge:gpu)")
     sub.add_argument("--public", action="store_true",
-                     help="a candidate's image: nothing from solutions/ (no hidden tests, no reference); it cannot grade")
+                     help="a candidate's image: nothing from solutions/ (no hidden tests, no reference); "
+                          "it cannot grade")
     sub.set_defaults(handler=command_image_build, variant="cpu")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+from types import FrameType
 
 
 class ForbiddenAPIError(RuntimeError):
@@ -35,7 +36,7 @@ def guard_forbidden(dotted: str, candidate_dir: str) -> None:
     original = raw.__func__ if wrapper_type else raw
 
     def guarded(*args, **kwargs):
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             if frame.f_code.co_filename.startswith(candidate_dir):
                 raise ForbiddenAPIError(f"{dotted} is forbidden in this challenge: write this part yourself")

@@ -26,7 +26,7 @@ def test_chunk_sizes(equivalence, probes, hidden_seed, chunk_size):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("layout", ["per-query", "per-key", "per-head"])
 def test_mask_layouts(equivalence, probes, hidden_seed, layout):
-    """Masks as (batch, queries, keys), (batch, 1, keys) and already repeated per head (batch * heads, queries, keys)."""
+    """Masks as (batch, queries, keys), (batch, 1, keys) and repeated per head (batch * heads, queries, keys)."""
     batch, queries, keys, heads = 2, 21, 11, probes.TRANSFORMER_BLOCK["heads"]
     rows = {"per-query": batch, "per-key": batch, "per-head": batch * heads}[layout]
     mask = (1 - keep_mask((rows, 1 if layout == "per-key" else queries, keys), hidden_seed + 1)) * DROP

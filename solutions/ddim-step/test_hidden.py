@@ -12,7 +12,8 @@ STEP = dict(rtol=1e-5, atol=1e-5)
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
 def test_timestep_spacings(equivalence, probes, hidden_seed, spacing):
     for prediction_type in ("epsilon", "v_prediction"):
-        equivalence.check("step", **STEP, num_inference_steps=7, step_index=hidden_seed % 6,  # never the last step, where every spacing agrees
+        # step_index is never the last step, where every spacing agrees
+        equivalence.check("step", **STEP, num_inference_steps=7, step_index=hidden_seed % 6,
                           config={**probes.BASE_CONFIG, "timestep_spacing": spacing,
                                   "prediction_type": prediction_type}, **probes.random_inputs(hidden_seed))
 
@@ -36,7 +37,8 @@ def test_clip_sample_and_clipped_model_output(equivalence, probes, hidden_seed):
     for use_clipped in (False, True):
         equivalence.check("step", **STEP, config={**probes.BASE_CONFIG, "clip_sample": True, "clip_sample_range": 0.8},
                           num_inference_steps=10, step_index=1, eta=0.5, use_clipped_model_output=use_clipped,
-                          variance_noise=seeded_randn(probes.SHAPE, hidden_seed + 3), **probes.random_inputs(hidden_seed))
+                          variance_noise=seeded_randn(probes.SHAPE, hidden_seed + 3),
+                          **probes.random_inputs(hidden_seed))
 
 
 @pytest.mark.points(2)

@@ -87,7 +87,8 @@ def test_full_loop_karras_v_prediction_with_churn(equivalence, probes, hidden_se
     equivalence.check("denoising_loop", **LOOP, num_inference_steps=10, unet_seed=hidden_seed % 1000,
                       config={**probes.BASE_CONFIG, "use_karras_sigmas": True, "prediction_type": "v_prediction",
                               "timestep_spacing": "trailing"},
-                      latents=seeded_randn((1, 4, 8, 8), hidden_seed), text_embeddings=seeded_randn((1, 6, 32), hidden_seed + 1),
+                      latents=seeded_randn((1, 4, 8, 8), hidden_seed),
+                      text_embeddings=seeded_randn((1, 6, 32), hidden_seed + 1),
                       churn=dict(s_churn=2.0, s_tmin=0.1, s_tmax=10.0), generator_seed=hidden_seed + 2)
 
 

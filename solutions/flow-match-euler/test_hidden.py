@@ -86,5 +86,6 @@ def test_tuple_return_and_dtype(equivalence, probes, hidden_seed):
 def test_full_loop_with_transformer(equivalence, probes, hidden_seed, schedule):
     equivalence.check("denoising_loop", **LOOP, config=probes.SD3_CONFIG if schedule == "sd3" else probes.FLUX_CONFIG,
                       flux_schedule=schedule == "flux", num_inference_steps=10, model_seed=hidden_seed % 1000,
-                      latents=seeded_randn((1, 4, 8, 8), hidden_seed), text_embeddings=seeded_randn((1, 6, 32), hidden_seed + 1),
+                      latents=seeded_randn((1, 4, 8, 8), hidden_seed),
+                      text_embeddings=seeded_randn((1, 6, 32), hidden_seed + 1),
                       pooled=seeded_randn((1, 64), hidden_seed + 2))

@@ -75,4 +75,5 @@ def test_snr(equivalence, probes, hidden_seed, beta_schedule):
 def test_min_snr_training_loss_with_unet(equivalence, probes, hidden_seed, setup):
     equivalence.check("training_loss", rtol=1e-5, atol=1e-5, beta_schedule="scaled_linear", **setup,
                       snr_gamma=1.0 + hidden_seed % 9, unet_seed=hidden_seed % 1000,
-                      text_embeddings=seeded_randn((probes.SHAPE[0], 6, 32), hidden_seed + 2), **probes.batch(hidden_seed))
+                      text_embeddings=seeded_randn((probes.SHAPE[0], 6, 32), hidden_seed + 2),
+                      **probes.batch(hidden_seed))

@@ -9,7 +9,7 @@ FAKE = {"challenge": "toy-challenge", "score": 6, "max_score": 6, "status": "gra
 
 def results_path():
     argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\0")
-    for flag, value in zip(argv, argv[1:]):
+    for flag, value in zip(argv, argv[1:], strict=False):
         if flag == b"--diffchallenge-results":
             return value.decode()
     return None

@@ -21,6 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from diffchallenge.bank.challenges import UnknownChallenge, get_challenge
+from diffchallenge.bank.mutants import reference_dir
 from diffchallenge.grading import GradingError, session_limit
 from diffchallenge.nbgrader.classroom import DEFAULT_ASSIGNMENT, SOLUTION_MAGIC, function_of
 from pytest_diffchallenge import markers
@@ -100,7 +101,7 @@ Starter code (`solution.py` of the challenge):
 
 
 def build_notebook(challenge: Challenge, public_only: bool) -> nbformat.NotebookNode:
-    reference = (challenge.reference_dir / "solution.py").read_text().rstrip()
+    reference = (reference_dir(challenge) / "solution.py").read_text().rstrip()
     cells = [
         new_markdown_cell(challenge.statement.read_text(), metadata=nbgrader_metadata("statement")),
         new_markdown_cell(grading_note(challenge), metadata=nbgrader_metadata("grading-note")),
@@ -145,7 +146,7 @@ def export(slugs: list[str], course: Path, assignment: str = DEFAULT_ASSIGNMENT,
     """
     challenges = [get_challenge(slug) for slug in slugs]
     for challenge in challenges:
-        if not (challenge.reference_dir / "solution.py").is_file():
+        if challenge.reference_dir is None or not (challenge.reference_dir / "solution.py").is_file():
             raise UnknownChallenge(f"{challenge.slug} has no reference solution to fill the solution cell")
     course.mkdir(parents=True, exist_ok=True)
     if not (course / CONFIG_FILE).exists():

@@ -5,8 +5,8 @@ memory/CPU/pids limits, all capabilities dropped but the three the grader needs 
 worker as another user (SETUID, SETGID, KILL; docker/entrypoint.sh), no-new-privileges, the submission
 mounted read-only and /results, a volume only the grader's uid may write. Inside, the same trusted
 ``grading.grade`` runs (the one grading path); the candidate's worker runs as a random unprivileged uid with no
-capabilities, so it can neither write the results nor read the hidden tests. A hard wall-clock limit kills the container;
-the container is removed whatever happens, Ctrl-C included.
+capabilities, so it can neither write the results nor read the hidden tests. A hard wall-clock limit kills the
+container; the container is removed whatever happens, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class DockerRunner:
                  cpus: float | None = None, pids: int | None = None, wall_clock_s: float | None = None):
         self.client = docker_client()
         self.image, self.gpus = image, gpus
-        self.overrides = dict(memory=memory, cpus=cpus, pids=pids, wall_clock_s=wall_clock_s)
+        self.memory, self.cpus, self.pids, self.wall_clock_s = memory, cpus, pids, wall_clock_s
         self.checked: set[str] = set()
         self.live: set = set()
         self.lock = threading.Lock()
@@ -211,7 +211,8 @@ class DockerRunner:
 
         tag, variant = image_tag(options, self.image)
         self.check_image(tag, variant)
-        limits = ContainerLimits.for_challenge(challenge, options, **self.overrides)
+        limits = ContainerLimits.for_challenge(challenge, options, memory=self.memory, cpus=self.cpus,
+                                               pids=self.pids, wall_clock_s=self.wall_clock_s)
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="diffchallenge-submission-") as staging, \
                 interrupts_as_keyboard_interrupt():
