@@ -15,11 +15,10 @@ import multiprocessing
 import os
 import sys
 import tempfile
-import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from pytest_diffchallenge.processes import kill_tree
+from diffchallenge.runners.local import RunningSessions
 from pytest_diffchallenge.secret import SECRET_FD_VARIABLE
 
 # Imported once by the fork server. Missing ones are skipped by multiprocessing, so the list may name
@@ -61,12 +60,11 @@ class ForkedProcess:
         return self.process.exitcode is None
 
 
-class ForkServer:
+class ForkServer(RunningSessions):
     def __init__(self) -> None:
+        super().__init__()
         self.forkserver = multiprocessing.get_context("forkserver")
         self.forkserver.set_forkserver_preload(PRELOAD)
-        self.sessions: set[ForkedProcess] = set()
-        self.lock = threading.Lock()
 
     def context(self, device: str):
         return self.forkserver if device == "cpu" else multiprocessing.get_context("spawn")
@@ -81,13 +79,4 @@ class ForkServer:
             process.start()
         finally:
             secret.close()
-        session = ForkedProcess(process)
-        with self.lock:
-            self.sessions = {s for s in self.sessions if s.running} | {session}
-        return session
-
-    def stop_all(self) -> None:
-        with self.lock:
-            running = [s for s in self.sessions if s.running]
-        for session in running:
-            kill_tree(session.pid)
+        return self.track(ForkedProcess(process))

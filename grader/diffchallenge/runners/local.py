@@ -29,21 +29,14 @@ class FreshProcess:
         return self.process.poll() is None
 
 
-class FreshProcesses:
-    """Each session a new ``python -I -m pytest``: the slowest start, the least shared state."""
+class RunningSessions:
+    """The sessions a launcher started, so that an interrupted batch can kill those still running."""
 
     def __init__(self) -> None:
-        self.sessions: set[FreshProcess] = set()
+        self.sessions: set = set()
         self.lock = threading.Lock()
 
-    def start(self, arguments: list[str], environment: dict[str, str], log: Path, secret_fd: int,
-              device: str) -> FreshProcess:
-        with open(log, "wb") as output:
-            process = subprocess.Popen([sys.executable, "-I", "-m", "pytest", *arguments], cwd=SESSION_CWD,
-                                       env={**environment, SECRET_FD_VARIABLE: str(secret_fd)},
-                                       stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                       pass_fds=(secret_fd,))
-        session = FreshProcess(process)
+    def track(self, session):
         with self.lock:
             self.sessions = {s for s in self.sessions if s.running} | {session}
         return session
@@ -53,4 +46,17 @@ class FreshProcesses:
             running = [s for s in self.sessions if s.running]
         for session in running:
             kill_tree(session.pid)
+
+
+class FreshProcesses(RunningSessions):
+    """Each session a new ``python -I -m pytest``: the slowest start, the least shared state."""
+
+    def start(self, arguments: list[str], environment: dict[str, str], log: Path, secret_fd: int,
+              device: str) -> FreshProcess:
+        with open(log, "wb") as output:
+            process = subprocess.Popen([sys.executable, "-I", "-m", "pytest", *arguments], cwd=SESSION_CWD,
+                                       env={**environment, SECRET_FD_VARIABLE: str(secret_fd)},
+                                       stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                       pass_fds=(secret_fd,))
+        return self.track(FreshProcess(process))
 
