@@ -7,7 +7,7 @@ points TEST earned, or raises when it earned none, which is how nbgrader reads a
 
 These cells give feedback; they are not a verdict. Every cell of the notebook shares this kernel, so a
 student's cell can replace ``check`` itself. The grade that resists tampering comes from
-``diffchallenge nbgrader autograde`` (see NBGRADER.md).
+``diffchallenge nbgrader autograde`` (see grader/diffchallenge/nbgrader/README.md).
 
 Nothing here writes to stderr: nbgrader scores a test cell with any stderr output as 0.
 """

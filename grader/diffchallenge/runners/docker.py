@@ -269,6 +269,7 @@ class DockerRunner:
                 shutil.copyfile(received / name, out / name)
         if exit_code is None:  # killed at the wall clock: the same outcome as a local session that overran
             return session_verdict(out, returncode=None, limit_s=limits.wall_clock_s)
+        (out / SESSION_FILE).unlink(missing_ok=True)  # the container finished it: results.json is the verdict
         try:
             verdict = read_results(received / RESULTS_FILE)
         except VerdictError as error:
