@@ -166,6 +166,7 @@ def command_grade_batch(args) -> int:
 
 
 def command_scoreboard(args) -> int:
+    from diffchallenge.bank.mutants import reference_dir
     from diffchallenge.grading import GradeOptions, grade
 
     table = Table(title="reference solutions")
@@ -175,8 +176,7 @@ def command_scoreboard(args) -> int:
     with tempfile.TemporaryDirectory(prefix="diffchallenge-scoreboard-") as workdir:
         for challenge in bank.all_challenges():
             console.print(f"grading the reference of {challenge.slug} ...")
-            assert challenge.reference_dir is not None  # every challenge of the bank has one
-            verdict = grade(challenge, challenge.reference_dir, Path(workdir) / challenge.slug,
+            verdict = grade(challenge, reference_dir(challenge), Path(workdir) / challenge.slug,
                             GradeOptions(device=args.device))
             if verdict.status == "error":
                 worst = EXIT_INFRA
