@@ -1,6 +1,6 @@
 """The worker: the only process in which candidate code runs (``python -I -m pytest_diffchallenge.worker``).
 
-- ``__main__``: start-up: limits, capabilities dropped, then ``serve``;
+- ``__main__`` and ``start``: start-up: limits, capabilities dropped, then ``serve``;
 - ``serve``: the request loop that imports the submission and runs the challenge's probes;
 - ``guards``: forbidden APIs;
 - ``confinement``: resource limits and the capabilities a worker gives up;
