@@ -6,7 +6,6 @@ in fails with a message that says what happened. Nothing the worker sends is exe
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -31,6 +30,7 @@ from pytest_diffchallenge.faults import (
 from pytest_diffchallenge.processes import cpu_seconds, kill_children, kill_tree, reset_high_water_mark, resident_bytes
 from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size
+from pytest_diffchallenge.users import worker_user
 
 STARTUP_SECONDS = 120
 TIMEOUTS_BEFORE_GIVING_UP = 2
@@ -39,23 +39,7 @@ TIMEOUTS_BEFORE_GIVING_UP = 2
 WALL_FACTOR = 4  # a hanging submission costs at most this many time limits per session
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
-PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 MAX_PEAK_BYTES = 1 << 50  # a petabyte: beyond any machine, so beyond any honest report
-WORKER_UID_VARIABLE = "DIFFCHALLENGE_WORKER_UID"  # set by the Docker runner: workers run as that user
-
-
-def worker_user() -> dict:
-    """Popen arguments that start the worker as another user, when $DIFFCHALLENGE_WORKER_UID says so.
-
-    In the grading container that user can neither write the results nor read the hidden tests. The
-    grader holds its capabilities to switch user as ambient ones; clearing them keeps the worker from
-    inheriting any across exec.
-    """
-    uid = os.environ.get(WORKER_UID_VARIABLE)
-    if not uid:
-        return {}
-    ctypes.CDLL(None, use_errno=True).prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    return {"user": int(uid), "group": int(uid), "extra_groups": []}
 
 
 class WorkerClient:
@@ -103,9 +87,7 @@ class WorkerClient:
         submission = self.workdir / "submission"
         submission.mkdir()
         copy_submission(self.solution_dir, submission)
-        run_as = worker_user()
-        if run_as:
-            self.workdir.chmod(0o755)  # the worker's user reads its copy; only the grader writes here
+        run_as = worker_user(self.label, self.workdir)
         worker_read, client_write = os.pipe()
         client_read, worker_write = os.pipe()
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),

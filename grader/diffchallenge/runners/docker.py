@@ -37,10 +37,10 @@ from diffchallenge.grading import (
 )
 from diffchallenge.runners import DEFAULT_PIDS
 from diffchallenge.runners.image import TAGS, ImageError, check_labels
-from pytest_diffchallenge.client import WORKER_UID_VARIABLE
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size, parse_size
+from pytest_diffchallenge.users import WORKER_UID_VARIABLE
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Verdict, VerdictError, read_results, write_results
 
 CONTAINER_LABEL = "org.diffchallenge.grading"
