@@ -20,6 +20,9 @@ from pytest_diffchallenge.session import PLUGIN_NAME, GradingSession
 
 RUNTIME_WARMUP = 2
 RUNTIME_REPEATS = 7
+# Timed results against the reference's: two correct implementations of the same fp32 computation.
+RUNTIME_RTOL, RUNTIME_ATOL = 1e-4, 1e-4
+RUNTIME_SEED_SPAN = 1000
 
 
 def _session(request) -> GradingSession:
@@ -110,30 +113,43 @@ def hidden_seed(request) -> int:
 
 
 class Runtime:
-    def __init__(self, submission: WorkerClient, reference: WorkerClient, budget: float):
+    def __init__(self, submission: WorkerClient, reference: WorkerClient, budget: float, hidden_seed: int):
         self.submission, self.reference, self.budget = submission, reference, budget
+        self.hidden_seed = hidden_seed
 
-    def check(self, probe: str, *, repeats: int = RUNTIME_REPEATS, **kwargs) -> float:
-        """Time the probe's prepared call in both workers, interleaved; fail if the median ratio is over budget."""
-        try:
-            reference = self.reference.prepare(probe, **kwargs)
-        except SubmissionFault as fault:
-            raise GraderError(f"the reference solution failed: {fault}") from None
-        candidate = self.submission.prepare(probe, **kwargs)
+    def check(self, probe: str, *, repeats: int = RUNTIME_REPEATS, rtol: float = RUNTIME_RTOL,
+              atol: float = RUNTIME_ATOL, **inputs) -> float:
+        """Time the probe's prepared call in both workers, interleaved; fail if the median ratio is over budget.
+
+        A timed run is the very request a checked run is, with fresh inputs each time (``data_seed``, when
+        the probe takes one, moves by a hidden offset), and every timed result must match the reference's
+        result on the same inputs: a submission cannot be fast only when it is timed.
+        """
         times: dict[str, list[float]] = {"candidate": [], "reference": []}
-        pair = (("candidate", self.submission, candidate), ("reference", self.reference, reference))
+        workers = (("candidate", self.submission), ("reference", self.reference))
         for index in range(RUNTIME_WARMUP + repeats):
+            kwargs = dict(inputs)
+            if "data_seed" in kwargs:
+                kwargs["data_seed"] += 1 + (self.hidden_seed + index) % RUNTIME_SEED_SPAN
+            results = {}
             # Whoever runs second in a pair tends to run slower (caches, frequency): take turns going first.
-            for role, worker, handle in pair if index % 2 == 0 else pair[::-1]:
-                started = time.perf_counter()
+            for role, worker in workers if index % 2 == 0 else workers[::-1]:
                 try:
-                    worker.run(handle, discard=True)
+                    handle = worker.prepare(probe, **kwargs)
+                    started = time.perf_counter()
+                    reply = worker.run(handle)
+                    elapsed = time.perf_counter() - started
                 except SubmissionFault as fault:
                     if role == "reference":
                         raise GraderError(f"the reference solution failed: {fault}") from None
                     raise
+                results[role] = WorkerClient.reply(probe, reply)
                 if index >= RUNTIME_WARMUP:
-                    times[role].append(time.perf_counter() - started)
+                    times[role].append(elapsed)
+            for key, want in results["reference"].items():
+                if isinstance(want, torch.Tensor):
+                    assert_matches(results["candidate"][key], want, rtol=rtol, atol=atol,
+                                   name=f"{probe} (timed run {index + 1}): {key}")
         candidate_s = statistics.median(times["candidate"])
         reference_s = statistics.median(times["reference"])
         # Each pair ran back to back, so load on the machine hits both alike: the median of the pairs'
@@ -154,4 +170,5 @@ def runtime(request) -> Runtime:
     challenge = _challenge(request)
     budget = markers.runtime_budget(request.node, challenge)
     session = _session(request)
-    return Runtime(session.worker(challenge, "submission"), session.worker(challenge, "reference"), budget)
+    return Runtime(session.worker(challenge, "submission"), session.worker(challenge, "reference"), budget,
+                   secret.hidden_seed(session.secret, request.node.nodeid))

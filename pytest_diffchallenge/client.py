@@ -169,13 +169,16 @@ class WorkerClient:
     def prepare(self, probe: str, **kwargs) -> int:
         return self._request({"op": "prepare", "probe": probe, "kwargs": kwargs})["handle"]
 
-    def run(self, handle: int, *, measure_memory: bool = False, discard: bool = False, release: bool = False):
-        return self._request({"op": "run", "handle": handle, "measure_memory": measure_memory,
-                              "discard": discard, "release": release})
+    def run(self, handle: int, *, measure_memory: bool = False) -> dict:
+        """Run a prepared probe once and release it. Every run, checked or timed, is the same request."""
+        return self._request({"op": "run", "handle": handle, "measure_memory": measure_memory})
 
     def call(self, probe: str, *, measure_memory: bool = False, **kwargs) -> Reply:
         """Run a probe once; its result comes back as a ``Reply`` (dict access that fails the test if absent)."""
-        reply = self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory, release=True)
+        return self.reply(probe, self.run(self.prepare(probe, **kwargs), measure_memory=measure_memory))
+
+    @staticmethod
+    def reply(probe: str, reply: dict) -> Reply:
         return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
 
     @property

@@ -79,7 +79,7 @@ class Worker:
         return {"handle": handle}
 
     def run(self, request):
-        run = self.prepared[request["handle"]]
+        run = self.prepared.pop(request["handle"])  # a prepared call runs once
         if request.get("measure_memory"):
             with measure_peak(self.args.device) as meter:
                 result = run()
@@ -88,10 +88,7 @@ class Worker:
             result, reply = run(), {}
             if self.args.device.startswith("cuda"):
                 torch.cuda.synchronize()  # the runtime budget times the kernels, not their launch
-        if not request.get("discard"):
-            reply["result"] = result
-        if request.get("release"):
-            del self.prepared[request["handle"]]
+        reply["result"] = result
         return reply
 
 
