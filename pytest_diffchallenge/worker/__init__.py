@@ -4,6 +4,7 @@
 - ``serve``: the request loop that imports the submission and runs the challenge's probes;
 - ``guards``: forbidden APIs;
 - ``confinement``: resource limits and the capabilities a worker gives up;
+- ``sandbox``: the kernel's sandbox (Landlock, seccomp), applied before any candidate code runs;
 - ``memory``: peak tensor memory.
 
 The worker may import only the modules in ``ALLOWED_IMPORTS`` from this kit: it never sees the trusted

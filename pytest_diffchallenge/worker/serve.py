@@ -2,8 +2,9 @@
 
 Started by ``pytest_diffchallenge.client`` in a temporary directory, with an environment that holds no
 secret. It imports the challenge's probes (trusted helpers that build inputs from recipes, call the
-candidate and pick out what the tests compare), guards the challenge's forbidden APIs, and then answers
-requests until told to exit. Everything it sends back is data: JSON and safetensors.
+candidate and pick out what the tests compare), guards the challenge's forbidden APIs, confines itself
+(``sandbox``: the kernel's Landlock and seccomp), and then answers requests until told to exit. Everything
+it sends back is data: JSON and safetensors.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import torch
 from pytest_diffchallenge import recipes, wire
 from pytest_diffchallenge.worker.guards import guard_forbidden
 from pytest_diffchallenge.worker.memory import measure_peak
+from pytest_diffchallenge.worker.memory import warm_up as warm_up_memory_meter
+from pytest_diffchallenge.worker.sandbox import confine
 
 TRACEBACK_CHARS = 3000
 
@@ -104,13 +107,18 @@ def warm_up_cuda(device: str) -> None:
 def serve(args) -> None:
     inbox = os.fdopen(args.read_fd, "rb", buffering=0)
     outbox = os.fdopen(args.write_fd, "wb")
-    torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
-        warm_up_cuda(args.device)
+        warm_up_cuda(args.device)  # the CUDA driver's threads start here, outside Landlock before ABI 8
     for dotted in json.loads(args.forbidden):
         guard_forbidden(dotted, os.path.realpath(args.submission) + os.sep)
     worker = Worker(args)
-    wire.write_frame(outbox, {"ok": True, "ready": True, "pid": os.getpid()})
+    # Confined before the first line of candidate code (solution.py is imported at the first request).
+    sandbox = confine(workdir=os.getcwd(), device=args.device, wanted=args.sandbox,
+                      read_only=[os.path.dirname(os.path.realpath(args.probes)), os.path.realpath(args.submission)])
+    torch.set_num_threads(args.threads)  # torch's thread pools start now, inside the sandbox
+    if not args.device.startswith("cuda"):
+        warm_up_memory_meter()
+    wire.write_frame(outbox, {"ok": True, "ready": True, "pid": os.getpid(), "sandbox": sandbox})
     while True:
         request = wire.read_frame(inbox)
         if request.get("op") == "exit":
