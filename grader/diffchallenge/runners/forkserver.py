@@ -5,8 +5,14 @@ each grading's trusted session is forked from it: still a fresh session with a f
 candidate's code, without paying the trusted side's imports every time. The fork server never runs
 candidate code and never holds a secret: each session's secret reaches it through its own pipe.
 
-Sessions on a GPU are spawned instead: importing diffusers asks CUDA for its device count, and a process
-forked after that can never use CUDA ("Cannot re-initialize CUDA in forked subprocess").
+The workers of CPU sessions are forked in turn from a worker template (``pytest_diffchallenge.worker.template``),
+started with the first CPU session and stopped by ``stop_all`` or at exit: each worker is still a new process
+that has seen nothing of the grader, without paying the worker's imports every time. The sessions find the
+template's socket in ``$DIFFCHALLENGE_WORKER_TEMPLATE``; set ``DIFFCHALLENGE_NO_WORKER_TEMPLATE=1`` in the
+grader's environment to start every worker as a fresh interpreter instead.
+
+Sessions on a GPU are spawned instead, and so are their workers: importing diffusers asks CUDA for its device
+count, and a process forked after that can never use CUDA ("Cannot re-initialize CUDA in forked subprocess").
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from diffchallenge.runners.local import RunningSessions
 from pytest_diffchallenge.secret import SECRET_FD_VARIABLE
+from pytest_diffchallenge.spawning import TEMPLATE_VARIABLE, WorkerTemplate
+
+NO_TEMPLATE_VARIABLE = "DIFFCHALLENGE_NO_WORKER_TEMPLATE"  # "1": fresh workers (benchmarks, a host where forks fail)
 
 # Imported once by the fork server. Missing ones are skipped by multiprocessing, so the list may name
 # optional heavy modules that most challenges' probes import.
@@ -65,12 +75,17 @@ class ForkServer(RunningSessions):
         super().__init__()
         self.forkserver = multiprocessing.get_context("forkserver")
         self.forkserver.set_forkserver_preload(PRELOAD)
+        self.use_template = os.environ.get(NO_TEMPLATE_VARIABLE) != "1"
+        self.template: WorkerTemplate | None = None
+        self.template_lock = threading.Lock()  # sessions start from grade-batch's threads
 
     def context(self, device: str):
         return self.forkserver if device == "cpu" else multiprocessing.get_context("spawn")
 
     def start(self, arguments: list[str], environment: dict[str, str], log: Path, secret_fd: int,
               device: str) -> ForkedProcess:
+        if device == "cpu" and (template := self.worker_template()) is not None:
+            environment = {**environment, TEMPLATE_VARIABLE: str(template.address)}
         # A Connection travels to the child as a duplicated descriptor (SCM_RIGHTS), never as its contents.
         secret = Connection(os.dup(secret_fd), writable=False)
         process = self.context(device).Process(target=trusted_session, daemon=True,
@@ -80,3 +95,27 @@ class ForkServer(RunningSessions):
         finally:
             secret.close()
         return self.track(ForkedProcess(process))
+
+    def worker_template(self) -> WorkerTemplate | None:
+        """The running template: started with the first CPU session, and again if it has died."""
+        with self.template_lock:
+            if not self.use_template:
+                return None
+            if self.template is not None and not self.template.running:
+                self.template.stop()
+                self.template = None
+            if self.template is None:
+                try:
+                    self.template = WorkerTemplate()
+                except OSError as error:  # e.g. a TMPDIR too long for a socket's path: sessions still grade
+                    print(f"diffchallenge: no worker template ({error}); every worker starts as a fresh "
+                          f"interpreter", file=sys.stderr)
+                    self.use_template = False
+            return self.template
+
+    def stop_all(self) -> None:
+        super().stop_all()
+        with self.template_lock:
+            if self.template is not None:
+                self.template.stop()
+                self.template = None
