@@ -1,8 +1,9 @@
 """The Docker runner: hardening options (unit tests, no engine needed) and gradings against a real engine.
 
 Engine tests skip only when no Docker engine is reachable; then the reason says so. In CI, docker/ci-setup.sh
-starts dockerd and builds the image first. Hostile submissions are ddim-step solutions; most are graded with
-the public tests alone to keep the suite short.
+starts dockerd and builds the image first. Hostile submissions are ddim-step solutions, but for the one that
+attacks the reference worker (a chunked-attention solution: its public tests time it against the reference);
+most are graded with the public tests alone to keep the suite short.
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ from diffchallenge.runners import image as docker_image
 from diffchallenge.runners.docker import (
     CONTAINER_LABEL,
     KEPT_CAPABILITIES,
+    WORKER_UIDS,
     ContainerLimits,
     DockerRunner,
     container_options,
     device_requests,
     docker_client,
+    pick_worker_uids,
 )
+from pytest_diffchallenge import users
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, Verdict, read_results
 
 docker = pytest.importorskip("docker", reason="the docker Python SDK is not installed")
 DDIM = get_challenge("ddim-step")
+CHUNKED = get_challenge("chunked-attention")
 CLI = [sys.executable, "-m", "diffchallenge.cli"]
 
 
@@ -62,7 +67,8 @@ def test_gpu_device_requests():
 def test_container_options_are_hardened(tmp_path):
     limits = ContainerLimits.for_challenge(DDIM, GradeOptions(threads=2))
     options = container_options(image="diffchallenge:gpu", challenge=DDIM, options=GradeOptions(device="cuda"),
-                                limits=limits, submission=tmp_path, gpus=None, worker_uid=234567)
+                                limits=limits, submission=tmp_path, gpus=None,
+                                worker_uids={"submission": 234567, "reference solution": 245678})
     assert options["network_mode"] == "none" and options["network_disabled"]
     assert options["read_only"] and "/tmp" in options["tmpfs"]
     assert options["cap_drop"] == ["ALL"] and options["cap_add"] == KEPT_CAPABILITIES
@@ -72,9 +78,52 @@ def test_container_options_are_hardened(tmp_path):
     submission, results = options["mounts"]
     assert submission["ReadOnly"] and submission["Source"] == str(tmp_path) and submission["Type"] == "bind"
     assert results["Target"] == "/results" and results["Type"] == "volume"
-    assert options["environment"]["DIFFCHALLENGE_WORKER_UID"] == "234567"
+    assert options["environment"]["DIFFCHALLENGE_SUBMISSION_UID"] == "234567"
+    assert options["environment"]["DIFFCHALLENGE_REFERENCE_UID"] == "245678"
+    assert options["command"][0] == "/opt/venv/bin/python" and options["command"][1] == "-I"
     assert options["device_requests"][0]["Count"] == -1  # the challenge runs on cuda: every GPU
     assert "--device" in options["command"] and "cuda" in options["command"]
+
+
+def test_each_role_gets_its_own_uid():
+    for _ in range(50):
+        uids = pick_worker_uids()
+        assert set(uids) == {"submission", "reference solution"}
+        assert uids["submission"] != uids["reference solution"]
+        assert all(WORKER_UIDS[0] <= uid < WORKER_UIDS[1] for uid in uids.values())
+
+
+def test_worker_folders_belong_to_their_own_workers(tmp_path, monkeypatch):
+    """Each role's folder goes to its own worker's group alone; the grader keeps owning it (and removing it)."""
+    chowned: list[tuple[Path, int, int]] = []  # a real chown to another group needs CAP_CHOWN
+    monkeypatch.setattr(os, "chown", lambda path, uid, gid, **kwargs: chowned.append((Path(path), uid, gid)))
+    monkeypatch.setenv(users.UID_VARIABLES["submission"], "234567")
+    monkeypatch.setenv(users.UID_VARIABLES["reference solution"], "245678")
+    uids = {}
+    for label in ("submission", "reference solution"):
+        chowned.clear()
+        workdir = tmp_path / label
+        copy = workdir / "submission"
+        (copy / "package").mkdir(parents=True)
+        (copy / "solution.py").write_text("x = 1\n")
+        run_as = users.worker_user(label, workdir)
+        uids[label] = run_as["user"]
+        assert run_as == {"user": uids[label], "group": uids[label], "extra_groups": []}
+        # the group changes, the owner (the grader) stays
+        assert sorted(chowned) == sorted((path, -1, uids[label])
+                                         for path in (workdir, copy, copy / "package", copy / "solution.py"))
+        assert workdir.stat().st_mode & 0o7777 == 0o1770  # sticky: the worker cannot replace the grader's files
+        assert (copy / "package").stat().st_mode & 0o7777 == 0o750
+        assert (copy / "solution.py").stat().st_mode & 0o7777 == 0o640
+    assert uids == {"submission": 234567, "reference solution": 245678}
+
+
+def test_outside_docker_workers_run_as_the_grader(tmp_path, monkeypatch):
+    for variable in users.UID_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    tmp_path.chmod(0o700)
+    assert users.worker_user("submission", tmp_path) == {} == users.worker_user("reference solution", tmp_path)
+    assert tmp_path.stat().st_mode & 0o7777 == 0o700
 
 
 def test_limits_come_from_metadata_and_yield_to_overrides():
@@ -105,7 +154,7 @@ def test_unreachable_engine_is_an_infrastructure_error(tmp_path):
 
 # -- against the engine ---------------------------------------------------------------------------------------
 SNOOP = '''
-import json, os, socket
+import json, os, socket, tempfile
 from diffusers import DDIMScheduler
 
 def attempt(action):
@@ -132,7 +181,13 @@ def report():
         "grader's descriptors": attempt(lambda: os.listdir(f"/proc/{os.getppid()}/fd")),
         "signal the grader": attempt(lambda: os.kill(os.getppid(), 0)),
         "root filesystem": attempt(lambda: open("/opt/planted", "w").write("x")),
-        "tmp": attempt(lambda: open("/tmp/scratch", "w").write("x")),
+        "tmp": attempt(lambda: open("/tmp/planted", "w").write("x")),
+        "list tmp": attempt(lambda: os.listdir("/tmp")),
+        "list scratch": attempt(lambda: os.listdir(os.path.dirname(os.getcwd()))),
+        "session file": attempt(lambda: open("/results/.session.json").read()),
+        "grader log": attempt(lambda: open("/results/grader.log").read()),
+        "replace its log": attempt(lambda: os.rename("worker.log", "moved.log")),
+        "own folder": attempt(lambda: tempfile.mkstemp()),  # TMPDIR: the worker's one writable place
     }
 
 class CustomDDIMScheduler(DDIMScheduler):
@@ -188,6 +243,62 @@ class CustomDDIMScheduler(DDIMScheduler):
     def step(self, *args, **kwargs):
         while True:
             pass
+'''
+
+# Appended to the chunked-attention reference: a correct solution that, the first time it runs, finds the
+# reference worker in /proc and goes for it. Its report fails that one test; the others run as usual.
+ATTACK_THE_REFERENCE = '''
+import json, os, signal
+
+def attempt(action):
+    try:
+        return "ALLOWED: " + str(action())[:80]
+    except Exception as error:
+        return f"denied: {type(error).__name__}: {error}"
+
+def reference_worker():
+    """The other worker's pid and the copy it runs, from its command line."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                argv = open(f"/proc/{entry}/cmdline", "rb").read().decode().split("\\0")
+            except OSError:
+                continue
+            if "pytest_diffchallenge.worker" in argv:
+                return int(entry), argv[argv.index("--submission") + 1]
+    return None, None
+
+def stop_then_resume(pid):
+    os.kill(pid, signal.SIGSTOP)
+    os.kill(pid, signal.SIGCONT)  # had it worked, a stopped reference would only slow this test down
+
+def attack():
+    try:
+        pid, copy = reference_worker()
+    except Exception as error:
+        return {"found": f"denied: {type(error).__name__}: {error}"}
+    if pid is None:
+        return {"found": "nothing"}
+    return {
+        "found": pid,
+        "read its solution": attempt(lambda: open(os.path.join(copy, "solution.py")).read()),
+        "list its folder": attempt(lambda: os.listdir(os.path.dirname(copy))),
+        "its environment": attempt(lambda: open(f"/proc/{pid}/environ").read()),
+        "its working directory": attempt(lambda: os.readlink(f"/proc/{pid}/cwd")),
+        "SIGSTOP it": attempt(lambda: stop_then_resume(pid)),
+        "kill it": attempt(lambda: os.kill(pid, signal.SIGKILL)),
+    }
+
+HonestProcessor = ChunkedAttnProcessor
+reported = False
+
+class ChunkedAttnProcessor(HonestProcessor):
+    def __call__(self, *args, **kwargs):
+        global reported
+        if not reported:
+            reported = True
+            raise RuntimeError("REPORT " + json.dumps(attack()))
+        return super().__call__(*args, **kwargs)
 '''
 
 
@@ -268,17 +379,49 @@ def test_hostile_worker_is_confined(runner, tmp_path):
     assert verdict.status == "graded" and verdict.score == 0 and verdict.tests
     report = json.loads(messages(verdict)[0].split("REPORT ", 1)[1].splitlines()[0])
     allowed = {key: value for key, value in report.items() if str(value).startswith("ALLOWED")}
-    assert set(allowed) == {"tmp"}, f"the candidate's worker could: {allowed}"
-    assert "Network is unreachable" in report["network"], report["network"]
+    assert set(allowed) == {"own folder"}, f"the candidate's worker could: {allowed}"
+    # no network; where the worker's seccomp filter holds, it refuses the socket before the network is missed
+    assert "Network is unreachable" in report["network"] or "Operation not permitted" in report["network"], \
+        report["network"]
     assert "denied" in report["dns"]
     assert "Permission denied" in report["write results"] and "Permission denied" in report["new file in results"]
     assert "Permission denied" in report["hidden tests"] and "Permission denied" in report["reference"]
     assert "Permission denied" in report["list solutions"], report["list solutions"]
     assert "Read-only file system" in report["root filesystem"]
+    for key in ("tmp", "list tmp", "list scratch", "session file", "grader log"):
+        assert "Permission denied" in report[key], report[key]
+    assert "Operation not permitted" in report["replace its log"]  # the sticky bit
     assert report["uid"] >= 200_000 and report["capabilities"] == "0000000000000000"
     # the worker's writes to /results were refused, and the verdict is the grader's: every test failed, none forged
     assert all(t.status is Status.FAILED for t in verdict.tests), "the verdict is not the grader's"
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["grader.log"]
+
+
+@needs_engine
+def test_worker_cannot_read_or_signal_the_reference_worker(runner, tmp_path):
+    """During a grading that times the submission against the reference, each in its own worker."""
+    source = (CHUNKED.reference_dir / "solution.py").read_text() + ATTACK_THE_REFERENCE
+    verdict = runner.grade(CHUNKED, submission(tmp_path, "attack", source), tmp_path / "out",
+                           GradeOptions(threads=1, public_only=True))
+    assert verdict.status == "graded" and not verdict.errors, verdict.errors
+    reports = [message.split("REPORT ", 1)[1].splitlines()[0] for message in messages(verdict) if "REPORT " in message]
+    assert len(reports) == 1, messages(verdict)
+    report = json.loads(reports[0])
+    # The uids keep it out; where the worker's own sandbox hides /proc already, it does not even get that far.
+    if isinstance(report["found"], int):
+        allowed = {key: value for key, value in report.items() if str(value).startswith("ALLOWED")}
+        assert not allowed, f"the candidate's worker could: {allowed}"
+        for key in ("read its solution", "list its folder", "its environment", "its working directory"):
+            assert "Permission denied" in report[key], report
+        for key in ("SIGSTOP it", "kill it"):
+            assert "Operation not permitted" in report[key], report
+    else:
+        assert report["found"].startswith("denied") or report["found"] == "nothing", report
+    # The reference ran undisturbed: the timed test passed against real figures, and so did every other test.
+    timed = next(t for t in verdict.tests if t.name == "test_runtime_against_reference")
+    assert timed.status is Status.PASSED, timed
+    assert timed.figures["reference_ms"] > 0 and 0.33 < timed.figures["runtime_ratio"] < 3, timed.figures
+    assert [t.status for t in verdict.tests].count(Status.FAILED) == 1, [(t.name, t.status) for t in verdict.tests]
 
 
 @needs_engine
@@ -293,12 +436,14 @@ def test_exit_and_segfault_are_failures(runner, tmp_path):
 
 
 @needs_engine
-def test_fork_bomb_is_contained_by_the_pids_limit(tmp_path):
+def test_fork_bomb_is_contained(tmp_path):
     runner = DockerRunner(pids=128)
     verdict = grade(runner, submission(tmp_path, "fork", FORK_BOMB), tmp_path / "out")
     assert verdict.status == "graded" and verdict.score == 0
     first = messages(verdict)[0]
-    assert "fork bomb stopped after" in first and "Resource temporarily unavailable" in first, first
+    # the pids limit stops it; where the worker's seccomp filter holds, no fork gets that far
+    assert "fork bomb stopped after" in first, first
+    assert "Resource temporarily unavailable" in first or "Operation not permitted" in first, first
     assert int(first.split("stopped after ")[1].split()[0]) < 128
     assert leftover_containers() == []
 

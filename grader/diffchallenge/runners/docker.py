@@ -1,12 +1,13 @@
 """Grade a submission inside a hardened container of the grading image (``--runner docker``).
 
 Each grading gets a fresh container: no network, a read-only root filesystem with a tmpfs /tmp,
-memory/CPU/pids limits, all capabilities dropped but the three the grader needs to start and stop the
-worker as another user (SETUID, SETGID, KILL; docker/entrypoint.sh), no-new-privileges, the submission
-mounted read-only and /results, a volume only the grader's uid may write. Inside, the same trusted
-``grading.grade`` runs (the one grading path); the candidate's worker runs as a random unprivileged uid with no
-capabilities, so it can neither write the results nor read the hidden tests. A hard wall-clock limit kills the
-container; the container is removed whatever happens, Ctrl-C included.
+memory/CPU/pids limits, all capabilities dropped but those the grader needs to run its workers as other
+users (KEPT_CAPABILITIES; docker/entrypoint.sh), no-new-privileges, the submission mounted read-only and
+/results, a volume only the grader's uid may write. Inside, the same trusted ``grading.grade`` runs (the one
+grading path); the candidate's worker and the reference worker each run as their own random unprivileged uid
+with no capabilities, so the candidate's can neither write the results, read the hidden tests or the
+reference, nor signal the reference worker while it is timed. A hard wall-clock limit kills the container;
+the container is removed whatever happens, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ from diffchallenge.grading import (
 from diffchallenge.runners import DEFAULT_PIDS
 from diffchallenge.runners.image import TAGS, ImageError, check_labels
 from pytest_diffchallenge.metadata import Challenge
+from pytest_diffchallenge.sandboxing import SANDBOX_MODES, SANDBOX_REQUIRED
 from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size, parse_size
-from pytest_diffchallenge.users import WORKER_UID_VARIABLE
+from pytest_diffchallenge.users import UID_VARIABLES
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Verdict, VerdictError, read_results, write_results
 
 CONTAINER_LABEL = "org.diffchallenge.grading"
@@ -48,8 +50,12 @@ GRADER_MEMORY = 2 * 1024**3  # the trusted pytest process (torch, diffusers, the
 STARTUP_MARGIN_S = 120
 
 TMPFS_SIZE = "1g"
-KEPT_CAPABILITIES = ["SETUID", "SETGID", "KILL"]
+# The grader's: switch to a worker's user, stop it, give its folder to its group (CHOWN) and remove what the
+# worker left there (DAC_OVERRIDE); also what the entrypoint needs as root to hand /tmp to the grader.
+KEPT_CAPABILITIES = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE"]
 WORKER_UIDS = (200_000, 260_000)  # random per container: no other container's worker shares its process count
+# Named by absolute path, and with -I: nothing on PATH or in the working directory decides what runs.
+IMAGE_PYTHON = "/opt/venv/bin/python"
 SUBMISSION_MOUNT, RESULTS_MOUNT = "/submission", "/results"
 UNREACHABLE_HINT = ("start the Docker engine (dockerd), check DOCKER_HOST and your access to its socket, "
                     "or grade without containers: --runner local")
@@ -100,21 +106,29 @@ def device_requests(gpus: str | None, device: str) -> list:
     return [DeviceRequest(device_ids=gpus.split(","), capabilities=[["gpu"]])]
 
 
+def pick_worker_uids() -> dict[str, int]:
+    """A distinct random uid for each worker role: no worker can read, signal or trace another."""
+    uids = secrets.SystemRandom().sample(range(*WORKER_UIDS), len(UID_VARIABLES))
+    return dict(zip(UID_VARIABLES, uids, strict=True))
+
+
 def container_options(*, image: str, challenge: Challenge, options: GradeOptions, limits: ContainerLimits,
-                      submission: Path, gpus: str | None, worker_uid: int) -> dict:
+                      submission: Path, gpus: str | None, worker_uids: dict[str, int]) -> dict:
     """Everything `containers.create` gets: the whole hardening in one place."""
     from docker.types import Mount
 
-    command = ["python", "-I", "-m", "diffchallenge.runners.docker", "--inside", challenge.slug,
-               "--device", options.device, "--threads", str(max(1, int(limits.cpus)))]
+    command = [IMAGE_PYTHON, "-I", "-m", "diffchallenge.runners.docker", "--inside", challenge.slug,
+               "--device", options.device, "--threads", str(max(1, int(limits.cpus))), "--sandbox", options.sandbox]
     if options.public_only:
         command.append("--public-only")
     return dict(
         image=image, command=command, labels={CONTAINER_LABEL: challenge.slug},
         user="root",  # only until docker/entrypoint.sh switches to the grader's uid
-        environment={WORKER_UID_VARIABLE: str(worker_uid), "TQDM_DISABLE": "1"},
+        environment={**{UID_VARIABLES[role]: str(uid) for role, uid in worker_uids.items()}, "TQDM_DISABLE": "1"},
         network_disabled=True, network_mode="none",
-        read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE},mode=1777"},
+        # The engine gives the tmpfs the image's /tmp mode (1777) whatever the options say; the entrypoint then
+        # hands it to the grader (0711): workers reach their own folders in it, and plant nothing else.
+        read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE}"},
         mem_limit=limits.memory, memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9),
         pids_limit=limits.pids, cap_drop=["ALL"], cap_add=KEPT_CAPABILITIES,
         security_opt=["no-new-privileges"], ipc_mode="private", init=True,
@@ -231,7 +245,7 @@ class DockerRunner:
             try:
                 container = self.client.containers.create(**container_options(
                     image=tag, challenge=challenge, options=options, limits=limits, submission=staged,
-                    gpus=self.gpus, worker_uid=secrets.randbelow(WORKER_UIDS[1] - WORKER_UIDS[0]) + WORKER_UIDS[0]))
+                    gpus=self.gpus, worker_uids=pick_worker_uids()))
                 with self.lock:
                     self.live.add(container)
                 container.start()
@@ -295,8 +309,10 @@ def main_inside(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--public-only", action="store_true")
+    parser.add_argument("--sandbox", choices=SANDBOX_MODES, default=SANDBOX_REQUIRED)
     args = parser.parse_args(argv)
-    options = GradeOptions(device=args.device, threads=args.threads, public_only=args.public_only)
+    options = GradeOptions(device=args.device, threads=args.threads, public_only=args.public_only,
+                           sandbox=args.sandbox)
     try:
         verdict = grade(get_challenge(args.inside), Path(SUBMISSION_MOUNT), Path(RESULTS_MOUNT), options)
     except GradingError as error:

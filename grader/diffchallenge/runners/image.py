@@ -119,7 +119,7 @@ def fill_wheelhouse(pins: list[str], offline: bool) -> Path:
     cache_dir().mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix="partial-wheelhouse-", dir=cache_dir()))
     if offline:
-        run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
+        run([sys.executable, "-I", "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
              "--dest", str(partial), *pins], "downloading the dependencies' wheels")
     (partial / "requirements.txt").write_text("\n".join(pins) + "\n")
     partial.rename(wheelhouse)
@@ -127,6 +127,7 @@ def fill_wheelhouse(pins: list[str], offline: bool) -> Path:
 
 
 def run(command: list[str], what: str) -> None:
+    """Run a build step; its ``python -I`` imports nothing from the working directory (a submission's, maybe)."""
     process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if process.returncode:
         raise ImageError(f"{what} failed ({' '.join(command[:4])} ...):\n{process.stdout[-3000:]}")
@@ -143,7 +144,7 @@ def stage_context(context: Path, wheelhouse: Path, public_only: bool) -> None:
             shutil.copyfile(source / name, kit_source / name)
     for package in ("grader", "pytest_diffchallenge"):
         shutil.copytree(source / package, kit_source / package, ignore=shutil.ignore_patterns(*SKIPPED_PARTS, "*.pyc"))
-    run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
+    run([sys.executable, "-I", "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
          "--wheel-dir", str(context / "kit"), str(kit_source)], "building the kit's wheel")
     shutil.rmtree(kit_source)
     for name, folder in bank_folders(public_only).items():
