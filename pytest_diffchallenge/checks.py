@@ -47,6 +47,7 @@ class Submission:
         reply = self._worker.call(probe, measure_memory=self._measure, **kwargs)
         if reply.peak_bytes is not None:
             figures.record_max("peak_tensor_memory_bytes", reply.peak_bytes)
+            figures.record_max("resident_growth_bytes", self._worker.resident_growth)
         figures.record_max("worker_rss_bytes", self._worker.peak_rss)
         return reply
 

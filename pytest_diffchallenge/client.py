@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -18,8 +19,10 @@ import time
 from pathlib import Path
 
 from pytest_diffchallenge import wire
+from pytest_diffchallenge.cgroups import WorkerGroup
 from pytest_diffchallenge.faults import (
     BadReply,
+    GraderError,
     MalformedReply,
     SubmissionMemoryExceeded,
     SubmissionRaised,
@@ -28,6 +31,8 @@ from pytest_diffchallenge.faults import (
     WorkerStartFailed,
 )
 from pytest_diffchallenge.processes import cpu_seconds, kill_children, kill_tree, reset_high_water_mark, resident_bytes
+from pytest_diffchallenge.sandboxing import SANDBOX_BEST_EFFORT, SANDBOX_OFF, checked_layers, require, worker_request
+from pytest_diffchallenge.spawning import WorkerProcess, spawn_worker  # the worker template's fork, or Popen
 from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.users import worker_user
@@ -39,6 +44,9 @@ TIMEOUTS_BEFORE_GIVING_UP = 2
 WALL_FACTOR = 4  # a hanging submission costs at most this many time limits per session
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 1500
+MAX_PROCESSES = 256  # threads included: a cgroup's pids.max counts every task
+# The cgroup's hard limit sits above worker_memory, which the polling below enforces with a clearer message.
+GROUP_MEMORY_MARGIN = 512 * 1024**2
 MAX_PEAK_BYTES = 1 << 50  # a petabyte: beyond any machine, so beyond any honest report
 
 
@@ -48,7 +56,8 @@ class WorkerClient:
     live_pids: set[int] = set()
 
     def __init__(self, *, solution_dir: Path, probes: Path, forbidden: list[str], device: str = "cpu",
-                 threads: int = 1, memory_limit: int = 0, label: str = "submission", scratch: Path | None = None):
+                 threads: int = 1, memory_limit: int = 0, label: str = "submission", scratch: Path | None = None,
+                 sandbox: str = SANDBOX_BEST_EFFORT):
         self.solution_dir = Path(solution_dir)
         self.scratch = scratch  # the grading's own temporary folder, removed by the grader whatever happens
         self.probes = Path(probes)
@@ -57,25 +66,43 @@ class WorkerClient:
         self.threads = threads
         self.memory_limit = memory_limit
         self.label = label
+        self.sandbox = sandbox
+        self.sandbox_layers: dict[str, str] = {}  # as the worker reported them before any candidate code ran
         self.time_limit: float | None = None
         self.test_cpu = 0.0
         self.wall_deadline: float | None = None
-        self.process: subprocess.Popen | None = None
+        self.process: WorkerProcess | None = None
         self.workdir: Path | None = None
         self.peak_rss = 0
+        self.group: WorkerGroup | None = None
+        self.group_state = ""
+        self.oom_killed = False
+        self.refused: GraderError | None = None
+        self.resident_growth = 0  # of the last measured run, read from /proc: beyond the candidate's reach
         self.timeouts = 0
         self.ready = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Launch the worker (unless launched already) and wait until it is ready for requests."""
+        if self.refused is not None:
+            raise self.refused
         if not self.alive:
             self.launch()
         if not self.ready:
             try:
-                self._receive("start", wall_deadline=time.monotonic() + STARTUP_SECONDS)
+                ready = self._receive("start", wall_deadline=time.monotonic() + STARTUP_SECONDS)
             except (SubmissionTimedOut, WorkerDied, MalformedReply) as fault:
                 raise WorkerStartFailed(f"the {self.label}'s worker could not start: {fault}") from None
+            try:
+                self.sandbox_layers = checked_layers(self.sandbox, ready.get("sandbox"))
+                if self.sandbox != SANDBOX_OFF:
+                    self.sandbox_layers["cgroup"] = self.group_state
+                require(self.sandbox, self.sandbox_layers)
+            except GraderError as error:
+                self._kill()
+                self.refused = error  # the same machine, the same answer: no second worker is started
+                raise
             self.ready = True
 
     def launch(self) -> None:
@@ -105,13 +132,17 @@ class WorkerClient:
                    "--submission", str(submission), "--probes", str(self.probes),
                    "--forbidden", json.dumps(self.forbidden), "--device", self.device,
                    "--threads", str(self.threads), "--read-fd", str(worker_read), "--write-fd", str(worker_write),
-                   "--address-space", str(address_space), "--max-processes", "256"]
-        with open(self.workdir / "worker.log", "wb") as log:
-            self.process = subprocess.Popen(command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            pass_fds=(worker_read, worker_write), **run_as)
+                   "--address-space", str(address_space), "--max-processes", str(MAX_PROCESSES),
+                   "--sandbox", worker_request(self.sandbox)]
+        self.group, self.group_state = WorkerGroup.create(
+            f"worker-{os.getpid()}-{secrets.token_hex(4)}", max_processes=MAX_PROCESSES,
+            memory_limit=self.memory_limit + GROUP_MEMORY_MARGIN if self.memory_limit else 0)
+        self.process = spawn_worker(command, cwd=self.workdir, env=env, log_path=self.workdir / "worker.log",
+                                    pass_fds=(worker_read, worker_write), user_kwargs=run_as)
         os.close(worker_read)
         os.close(worker_write)
+        if self.group is not None:  # before the first request, so before any candidate code runs
+            self.group.add(self.process.pid)
         self.inbox, self.outbox = client_read, client_write
         WorkerClient.live_pids.add(self.process.pid)
         self.peak_rss = 0
@@ -139,6 +170,10 @@ class WorkerClient:
     def _kill(self) -> None:
         if self.process is None:
             return
+        if self.group is not None:
+            self.oom_killed = self.group.oom_killed()
+            self.group.remove()  # every process in it, however many it forked, in one go
+            self.group = None
         kill_tree(self.process.pid)
         self.process.wait()
         WorkerClient.live_pids.discard(self.process.pid)
@@ -193,6 +228,8 @@ class WorkerClient:
         if not (self.alive and self.ready):
             self.start()
         reset_high_water_mark(self.pid)
+        resident_at_start = resident_bytes(self.pid)
+        group_at_start = self._group_memory_reset()
         cpu_at_start = cpu_seconds(self.pid)
         try:
             os.write(self.outbox, wire.encode(request))
@@ -202,7 +239,14 @@ class WorkerClient:
                               cpu_at_start=cpu_at_start)
         self.test_cpu += cpu_seconds(self.pid) - cpu_at_start
         # Polling can miss a short spike; the kernel's high-water mark cannot (it swings 15-50%: a coarse guard).
-        self._check_resident(resident_bytes(self.pid, "VmHWM"))
+        high_water_mark = resident_bytes(self.pid, "VmHWM")
+        self._check_resident(high_water_mark)
+        if request.get("measure_memory"):
+            group_peak = self.group.memory_peak() if self.group is not None else None
+            if group_at_start is not None and group_peak is not None:  # the whole tree, children included
+                self.resident_growth = max(0, group_peak - group_at_start)
+            else:
+                self.resident_growth = max(0, high_water_mark - resident_at_start)
         if not reply.get("ok"):
             error = reply.get("error")
             raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
@@ -251,6 +295,12 @@ class WorkerClient:
             raise MalformedReply(f"the {self.label}'s worker sent a reply that is not an object")
         return reply
 
+    def _group_memory_reset(self) -> int | None:
+        """The worker's cgroup's memory now, with its peak reset to it; None where that cannot be had."""
+        if self.group is None or not self.group.reset_peak():
+            return None
+        return self.group.memory_current()
+
     def _check_resident(self, rss: int) -> None:
         self.peak_rss = max(self.peak_rss, rss)
         if self.memory_limit and rss > self.memory_limit:
@@ -267,6 +317,9 @@ class WorkerClient:
         except subprocess.TimeoutExpired:  # it closed the channel but lives on
             code = None
         self._kill()
+        if self.oom_killed:
+            raise SubmissionMemoryExceeded(f"the {self.label}'s worker was killed by the kernel at its memory limit "
+                                           f"of {format_size(self.memory_limit + GROUP_MEMORY_MARGIN)} {when}")
         if code is None:
             how = "closed its channel"
         elif code < 0:

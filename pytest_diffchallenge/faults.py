@@ -69,6 +69,10 @@ class WorkerStartFailed(GraderError):
     """The worker could not start before any candidate code ran: the grader's fault, never a zero."""
 
 
+class SandboxIncomplete(GraderError):
+    """A layer of the worker's sandbox is missing while grading requires it: nothing of the submission ran."""
+
+
 class TrustedCodeHung(GraderError):
     """The trusted side of a test ran past its backstop (the worker has its own limits)."""
 

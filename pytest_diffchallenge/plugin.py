@@ -16,6 +16,7 @@ import os
 import pytest
 
 from pytest_diffchallenge import markers
+from pytest_diffchallenge.sandboxing import SANDBOX_BEST_EFFORT, SANDBOX_MODES
 from pytest_diffchallenge.session import PLUGIN_NAME, GradingSession
 
 pytest_plugins = ["pytest_diffchallenge.checks"]
@@ -34,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--diffchallenge-threads", type=int, default=os.cpu_count() or 1,
                     help="torch threads for each worker (split the cores between parallel gradings)")
     group.addoption("--public-only", action="store_true", help="deselect hidden tests")
+    group.addoption("--diffchallenge-sandbox", choices=SANDBOX_MODES, default=SANDBOX_BEST_EFFORT,
+                    help="the worker's kernel sandbox: 'required' (grading: a missing layer is the grader's "
+                         "error), 'best-effort' (default: each layer the kernel has) or 'off' (UNSAFE)")
     group.addoption("--diffchallenge-in-process", action="store_true",
                     help="UNSAFE: run the solution inside this process (debugging, isolation-overhead "
                          "benchmarks); never for grading code you do not trust")

@@ -135,6 +135,7 @@ class Verdict:
     errors: list[str] = field(default_factory=list)  # faults of the grader outside any test
     skipped: list[SkippedTest] = field(default_factory=list)
     isolation: str = ""
+    sandbox: dict[str, str] = field(default_factory=dict)  # each layer of the worker's sandbox: held or why not
     environment: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
     submission: str = ""
@@ -161,6 +162,7 @@ class Verdict:
                 "max_score": self.max_score, "tests": [t.to_json() for t in self.tests],
                 "unfinished": [t.to_json() for t in self.unfinished], "errors": self.errors,
                 "skipped": [asdict(t) for t in self.skipped], "isolation": self.isolation,
+                "sandbox": self.sandbox,
                 "environment": self.environment, "duration_s": self.duration_s, "submission": self.submission,
                 "runner": self.runner}
 
@@ -174,14 +176,16 @@ class Verdict:
                 raise TypeError("tests is not a list")
             environment = data.get("environment", {})
             runner = data.get("runner", {})
-            if not isinstance(environment, dict) or not isinstance(runner, dict):
-                raise TypeError("environment and runner must be objects")
+            sandbox = data.get("sandbox", {})
+            if not isinstance(environment, dict) or not isinstance(runner, dict) or not isinstance(sandbox, dict):
+                raise TypeError("environment, runner and sandbox must be objects")
             verdict = cls(challenge=_text(data["challenge"]), title=_text(data.get("title", "")),
                           tests=[TestRecord.from_json(t) for t in tests],
                           unfinished=[TestRecord.from_json(t) for t in _list(data.get("unfinished", []))],
                           errors=[_text(e) for e in _list(data.get("errors", []))],
                           skipped=[SkippedTest.from_json(s) for s in _list(data.get("skipped", []))],
                           isolation=_text(data.get("isolation", "")),
+                          sandbox={_text(k): _text(v) for k, v in sandbox.items()},
                           environment={str(k): str(v) for k, v in environment.items()},
                           duration_s=_number(data.get("duration_s", 0.0)),
                           submission=_text(data.get("submission", "")), runner=_plain_json(runner))

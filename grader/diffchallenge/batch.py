@@ -1,9 +1,9 @@
 """Batch grading: one submission per student, one result folder per student, and a gradebook.
 
 Each student is graded by the one grading path (``grading.grade``) through a runner: by default local
-sessions forked from a warm fork server (``runners.forkserver``), or Docker containers. ``--jobs N`` runs N
-gradings at once with cores / N threads each (oversubscribed threads make tiny-model forwards many times
-slower).
+sessions forked from a warm fork server, with workers forked from a warm worker template (both in
+``runners.forkserver``, stopped with the batch), or Docker containers. ``--jobs N`` runs N gradings at once
+with cores / N threads each (oversubscribed threads make tiny-model forwards many times slower).
 
 Resuming: a student whose folder holds a results.json with status "graded" is skipped unless ``force``.
 Refused submissions and infrastructure errors are recorded as such (never as a zero) and tried again
@@ -28,6 +28,7 @@ from diffchallenge.reports.gradebook import Outcome
 from diffchallenge.reports.results import REPORT_FILES, remove_reports, write_reports
 from diffchallenge.submissions import SubmissionRefused, open_submission
 from pytest_diffchallenge.metadata import Challenge
+from pytest_diffchallenge.sandboxing import SANDBOX_REQUIRED
 from pytest_diffchallenge.verdict import RESULTS_FILE, Verdict, VerdictError, read_results, write_atomically
 
 OUTCOME_FILE = "outcome.json"  # why a student has no verdict: refused or an infrastructure error
@@ -120,7 +121,8 @@ def check_out_folder(out: Path, challenge: Challenge, force: bool) -> None:
 
 
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int = 1, force: bool = False,
-                device: str = "cpu", console: Console | None = None, runner: Runner | None = None) -> list[Outcome]:
+                device: str = "cpu", console: Console | None = None, runner: Runner | None = None,
+                sandbox: str = SANDBOX_REQUIRED) -> list[Outcome]:
     """Grade every submission in ``submissions`` into ``out``; write the gradebook; return the outcomes."""
     students = find_submissions(submissions)
     if jobs < 1:
@@ -128,7 +130,8 @@ def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int
     check_out_folder(out, challenge, force)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
-    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs))
+    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs), sandbox=sandbox)
+    own_runner = runner is None
     runner = runner or forkserver_runner()
     outcomes: dict[str, Outcome] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -147,6 +150,8 @@ def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int
             pool.shutdown(wait=False, cancel_futures=True)
             runner.stop_all()
             raise
+    if own_runner:
+        runner.stop_all()  # nothing is left running: its worker template goes with the batch
     ordered = [outcomes[name] for name in students]
     gradebook.write(out, challenge, ordered)
     return ordered

@@ -135,7 +135,7 @@ def command_grade(args) -> int:
             raise UsageError(f"{args.submission} names no challenge (no challenge.toml): pass --challenge SLUG")
         challenge = bank.get_challenge(slug)  # always the bank's copy: a workspace's tests are not trusted
         remove_reports(out)
-        options = GradeOptions(device=args.device, public_only=args.public_only)
+        options = GradeOptions(device=args.device, public_only=args.public_only, sandbox=sandbox_mode(args))
         verdict = runner.grade(challenge, submission.folder, out, options)
     verdict = verdict.with_(submission=str(args.submission))
     written = write_reports(verdict, out, challenge.meta.limits, args.formats or tuple(FORMATS))
@@ -151,7 +151,7 @@ def command_grade_batch(args) -> int:
     challenge = bank.get_challenge(args.challenge)
     runner = runner_for(args) if args.runner == "docker" else None  # else: the batch's warm fork server
     outcomes = batch.grade_batch(challenge, Path(args.submissions), Path(args.out), jobs=args.jobs, force=args.force,
-                                 device=args.device, console=console, runner=runner)
+                                 device=args.device, console=console, runner=runner, sandbox=sandbox_mode(args))
     counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "refused", "error")}
     scores = [o.verdict.score for o in outcomes if o.status == "graded" and o.verdict is not None]
     mean = f", mean score {sum(scores) / len(scores):.1f}/{challenge.meta.points}" if scores else ""
@@ -273,6 +273,18 @@ def register_candidate_commands(commands) -> None:
     sub.add_argument("--device", default="cpu")
 
 
+def sandbox_mode(args) -> str:
+    from pytest_diffchallenge.sandboxing import SANDBOX_OFF, SANDBOX_REQUIRED
+
+    return SANDBOX_OFF if args.no_sandbox else SANDBOX_REQUIRED
+
+
+def add_sandbox_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="UNSAFE: run the worker without its kernel sandbox (Landlock and seccomp), on a machine "
+                             "that lacks them; results.json says so. Without it, grading refuses such a machine")
+
+
 def register_grading_commands(commands) -> None:
     sub = add_command(commands, "grade", command_grade,
                       "grade one submission with the public and hidden tests; write results.json and the reports")
@@ -285,6 +297,7 @@ def register_grading_commands(commands) -> None:
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--public-only", action="store_true", help="grade with the public tests alone")
     sub.add_argument("--force", action="store_true", help="overwrite results already in --out")
+    add_sandbox_argument(sub)
     add_runner_arguments(sub)
 
     sub = add_command(commands, "grade-batch", command_grade_batch,
@@ -296,6 +309,7 @@ def register_grading_commands(commands) -> None:
                      help="gradings at once; each gets cores/N threads (default: %(default)s)")
     sub.add_argument("--force", action="store_true", help="grade again students already graded in --out")
     sub.add_argument("--device", default="cpu")
+    add_sandbox_argument(sub)
     add_runner_arguments(sub)
 
     sub = add_command(commands, "scoreboard", command_scoreboard,

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.processes import kill_tree
+from pytest_diffchallenge.sandboxing import SANDBOX_REQUIRED
 from pytest_diffchallenge.secret import SECRET_FD_VARIABLE, new_secret
 from pytest_diffchallenge.verdict import Reason, Status, Verdict, VerdictError, read_results
 
@@ -39,6 +40,7 @@ class GradeOptions:
     public_only: bool = False
     in_process: bool = False  # UNSAFE, for benchmarks: see pytest_diffchallenge.inprocess
     stop_at_first_failure: bool = False  # enough to show that a wrong solution loses points
+    sandbox: str = SANDBOX_REQUIRED  # grading refuses a worker without its sandbox, unless --no-sandbox
 
 
 class SessionProcess(Protocol):
@@ -74,7 +76,8 @@ def pytest_arguments(challenge: Challenge, submission: Path, session_file: Path,
                  "--rootdir", str(challenge.root), "-c", os.devnull,
                  "--submission", str(submission), "--diffchallenge-results", str(session_file),
                  "--diffchallenge-scratch", str(scratch),
-                 "--diffchallenge-device", options.device, "--diffchallenge-threads", str(options.threads)]
+                 "--diffchallenge-device", options.device, "--diffchallenge-threads", str(options.threads),
+                 "--diffchallenge-sandbox", options.sandbox]
     if reference is not None:
         arguments += ["--reference", str(reference)]
     if options.public_only:

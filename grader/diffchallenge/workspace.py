@@ -13,6 +13,7 @@ from pathlib import Path
 from diffchallenge.grading import GradeOptions, grade
 from diffchallenge.reports import feedback
 from pytest_diffchallenge.metadata import METADATA_FILE, Challenge, is_secret, load_challenge
+from pytest_diffchallenge.sandboxing import SANDBOX_BEST_EFFORT
 from pytest_diffchallenge.verdict import Verdict
 
 RUN_SCRIPT = "run-tests.sh"
@@ -62,5 +63,7 @@ def run_public_tests(folder: Path, device: str = "cpu") -> tuple[Verdict, str]:
     """Grade the workspace's solution.py with its own public tests; return the verdict and its feedback."""
     challenge = load_workspace(folder)
     with tempfile.TemporaryDirectory(prefix="diffchallenge-test-") as out:
-        verdict = grade(challenge, folder, Path(out), GradeOptions(device=device, public_only=True))
+        # a candidate testing their own code: the sandbox where the kernel has it, no refusal where it does not
+        options = GradeOptions(device=device, public_only=True, sandbox=SANDBOX_BEST_EFFORT)
+        verdict = grade(challenge, folder, Path(out), options)
     return verdict, feedback.markdown(verdict, challenge.meta.limits)
