@@ -5,7 +5,8 @@
 - ``guards``: forbidden APIs;
 - ``confinement``: resource limits and the capabilities a worker gives up;
 - ``sandbox``: the kernel's sandbox (Landlock, seccomp), applied before any candidate code runs;
-- ``memory``: peak tensor memory.
+- ``memory``: peak tensor memory;
+- ``template``: the worker template that batches fork workers from (pre-imported, never held a secret).
 
 The worker may import only the modules in ``ALLOWED_IMPORTS`` from this kit: it never sees the trusted
 side's session, clients, secret or verdict code, and a test checks that it does not.
