@@ -48,8 +48,6 @@ class WorkerGroup(abc.ABC):
     """A cgroup holding one worker and everything it starts; made by ``create()``, undone by ``remove()``."""
 
     held: str  # what create() reports when it succeeds
-    memory_usage_file: str
-    memory_peak_file: str
     oom_counters_file: str
 
     def __init__(self, memory_dir: Path) -> None:
@@ -111,18 +109,6 @@ class WorkerGroup(abc.ABC):
         """Every process in the group."""
         return sorted({pid for directory in self.directories for pid in _pids_in(directory)})
 
-    def memory_current(self) -> int | None:
-        """Bytes the group uses now, page cache included."""
-        return _read_int(self.memory_dir / self.memory_usage_file)
-
-    def memory_peak(self) -> int | None:
-        """The group's high-water mark in bytes, or None where the kernel does not keep one."""
-        return _read_int(self.memory_dir / self.memory_peak_file)
-
-    @abc.abstractmethod
-    def reset_peak(self) -> bool:
-        """Restart the high-water mark from the current usage; False where the kernel cannot."""
-
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the group for going over its memory limit."""
         return _counters(self.memory_dir / self.oom_counters_file).get("oom_kill", 0) > 0
@@ -158,8 +144,6 @@ class WorkerGroup(abc.ABC):
 
 class _V1Group(WorkerGroup):
     held = "held: cgroup v1 memory+pids+freezer"
-    memory_usage_file = "memory.usage_in_bytes"
-    memory_peak_file = "memory.max_usage_in_bytes"
     oom_counters_file = "memory.oom_control"
 
     def __init__(self, directories: dict[str, Path]) -> None:
@@ -180,13 +164,6 @@ class _V1Group(WorkerGroup):
             _write(self.pids_dir / "pids.max", max_processes)
         self._open_procs_files()
 
-    def reset_peak(self) -> bool:
-        try:
-            _write(self.memory_dir / self.memory_peak_file, 0)
-        except OSError:
-            return False
-        return True
-
     def _kill_everything(self) -> None:
         """Frozen processes cannot fork, so the pids listed are all there are; each dies once thawed."""
         state = self.freezer_dir / "freezer.state"
@@ -200,13 +177,7 @@ class _V1Group(WorkerGroup):
 
 class _V2Group(WorkerGroup):
     held = "held: cgroup v2 memory+pids"
-    memory_usage_file = "memory.current"
-    memory_peak_file = "memory.peak"  # Linux 5.19 and later
     oom_counters_file = "memory.events"
-
-    def __init__(self, directory: Path) -> None:
-        super().__init__(directory)
-        self._peak_fd: int | None = None  # memory.peak, held open once reset: a reset shows only through its fd
 
     def _set_up(self, memory_limit: int, max_processes: int) -> None:
         self._make(self.memory_dir)
@@ -218,32 +189,8 @@ class _V2Group(WorkerGroup):
             _write(self.memory_dir / "pids.max", max_processes)
         self._open_procs_files()
 
-    def memory_peak(self) -> int | None:
-        if self._peak_fd is None:
-            return super().memory_peak()
-        return int(os.pread(self._peak_fd, 64, 0))
-
-    def reset_peak(self) -> bool:
-        """Since Linux 6.12 a write to memory.peak restarts it, as read through the same open file only."""
-        try:
-            if self._peak_fd is None:
-                self._peak_fd = os.open(self.memory_dir / self.memory_peak_file, os.O_RDWR | os.O_CLOEXEC)
-            os.write(self._peak_fd, b"reset")
-        except OSError:
-            if self._peak_fd is not None:
-                os.close(self._peak_fd)
-                self._peak_fd = None
-            return False
-        return True
-
     def _kill_everything(self) -> None:
         _write(self.memory_dir / "cgroup.kill", 1)  # the kernel kills them all and fails their forks meanwhile
-
-    def remove(self) -> None:
-        if self._peak_fd is not None:
-            os.close(self._peak_fd)
-            self._peak_fd = None
-        super().remove()
 
 
 def _v1_parents(root: Path) -> dict[str, Path]:
@@ -334,13 +281,6 @@ def _counters(path: Path) -> dict[str, int]:
     except OSError:
         return {}
     return {name: int(value) for name, value in (line.split() for line in text.splitlines() if line.strip())}
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(_read(path))
-    except (OSError, ValueError):  # absent on this kernel, or the group is gone
-        return None
 
 
 def _read(path: Path) -> str:

@@ -229,7 +229,6 @@ class WorkerClient:
             self.start()
         reset_high_water_mark(self.pid)
         resident_at_start = resident_bytes(self.pid)
-        group_at_start = self._group_memory_reset()
         cpu_at_start = cpu_seconds(self.pid)
         try:
             os.write(self.outbox, wire.encode(request))
@@ -242,11 +241,9 @@ class WorkerClient:
         high_water_mark = resident_bytes(self.pid, "VmHWM")
         self._check_resident(high_water_mark)
         if request.get("measure_memory"):
-            group_peak = self.group.memory_peak() if self.group is not None else None
-            if group_at_start is not None and group_peak is not None:  # the whole tree, children included
-                self.resident_growth = max(0, group_peak - group_at_start)
-            else:
-                self.resident_growth = max(0, high_water_mark - resident_at_start)
+            # The worker's own high-water mark, not its cgroup's peak: that one counts the page cache of what it
+            # writes (its log) too. Under seccomp the worker has no children whose memory this would miss.
+            self.resident_growth = max(0, high_water_mark - resident_at_start)
         if not reply.get("ok"):
             error = reply.get("error")
             raise SubmissionRaised(error if isinstance(error, dict) else {"type": "?", "message": str(error)})
@@ -294,12 +291,6 @@ class WorkerClient:
             self._kill()
             raise MalformedReply(f"the {self.label}'s worker sent a reply that is not an object")
         return reply
-
-    def _group_memory_reset(self) -> int | None:
-        """The worker's cgroup's memory now, with its peak reset to it; None where that cannot be had."""
-        if self.group is None or not self.group.reset_peak():
-            return None
-        return self.group.memory_current()
 
     def _check_resident(self, rss: int) -> None:
         self.peak_rss = max(self.peak_rss, rss)

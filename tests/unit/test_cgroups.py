@@ -184,13 +184,6 @@ def test_v2_user_without_delegation_is_told_to_use_systemd_run(v2, created, monk
     assert not (root / "diffchallenge" / "w1").exists()
 
 
-def test_v2_peak_cannot_be_read_or_reset_without_memory_peak(v2, created):
-    root, self_cgroup = v2
-    group, _ = created(root=root, self_cgroup=self_cgroup)
-    assert group.memory_peak() is None
-    assert group.reset_peak() is False
-
-
 def test_v2_oom_kills_are_read_from_memory_events(v2, created):
     root, self_cgroup = v2
     group, _ = created(root=root, self_cgroup=self_cgroup)
@@ -229,15 +222,6 @@ def test_v1_kill_all_freezes_kills_and_thaws(v1, created, monkeypatch):
 
     assert writes == [("freezer.state", "FROZEN"), ("freezer.state", "THAWED")]
     (group.freezer_dir / "cgroup.procs").write_text("")
-
-
-def test_v1_peak_is_reset_by_writing_zero(v1, created):
-    group, _ = created(root=v1)
-    peak = group.memory_dir / "memory.max_usage_in_bytes"
-    peak.write_text("209715200\n")
-    assert group.memory_peak() == 200 * MiB
-    assert group.reset_peak() is True
-    assert peak.read_text() == "0"
 
 
 def test_v1_oom_kills_are_read_from_memory_oom_control(v1, created):
