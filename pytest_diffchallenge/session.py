@@ -33,6 +33,7 @@ from pytest_diffchallenge.verdict import (
     TestRecord,
     Verdict,
     clean_figures,
+    readable,
     write_results,
 )
 
@@ -255,8 +256,8 @@ class GradingSession:
             return report  # a clean teardown keeps the call's outcome; the first failure wins
         self.records[item.nodeid] = TestRecord(
             name=item.name, nodeid=item.nodeid, status=status, reason=why, max_score=markers.points(item),
-            visibility=visibility(item), message=self.shown(item, failure_message(error))[:MESSAGE_CHARS],
-            raised=getattr(error, "raised", ""),
+            visibility=visibility(item), message=readable(self.shown(item, failure_message(error))[:MESSAGE_CHARS]),
+            raised=readable(getattr(error, "raised", "")),
             figures=clean_figures(figures.current()))
         return report
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -22,6 +23,7 @@ from typing import Any
 
 RESULTS_FILE = "results.json"
 MESSAGE_CHARS = 4000
+UNREADABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 READABLE = 0o644
 MAX_FIGURE = 1e18  # larger than any byte count or time a grading measures: anything beyond is absurd
 
@@ -192,6 +194,13 @@ class Verdict:
         except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise VerdictError(f"the verdict is malformed: {error!r}") from None
         return verdict
+
+
+def readable(text: str) -> str:
+    """Text from a submission, fit for every report: no lone surrogates (they cannot be written as UTF-8) and
+    no control characters but tab and newline (XML, and so junit.xml, cannot hold them)."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return UNREADABLE.sub("\ufffd", text)
 
 
 def _text(value: Any) -> str:

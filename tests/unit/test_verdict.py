@@ -517,3 +517,12 @@ def test_every_reason_but_infrastructure_is_some_submission_faults_reason():
                                       OverRuntimeBudget, WorkerDied)}
     reasons |= {raised(kind).reason for kind in (*faults.RAISED_REASONS, "ValueError")}
     assert reasons == set(Reason) - {Reason.INFRASTRUCTURE}
+
+
+def test_text_from_a_submission_is_made_readable_for_every_report():
+    from pytest_diffchallenge.verdict import readable
+
+    text = readable("lone \udcff surrogate, NUL \x00, escape \x1b[31m, tab\tand\nnewline")
+    text.encode("utf-8")  # a lone surrogate could not be written
+    assert "\x00" not in text and "\x1b" not in text
+    assert "tab\tand\nnewline" in text
