@@ -31,6 +31,10 @@ command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get inst
 start=$(date +%s)
 bash docker/build-image.sh >/tmp/diffchallenge-image-build.log 2>&1 \
     || { echo "ci-setup: building the grading image failed:"; tail -30 /tmp/diffchallenge-image-build.log; exit 1; }
+# The toy bank's image, for the hostile corpus under the Docker runner (tests/test_hostile.py): seconds, cached.
+DIFFCHALLENGE_BANK="$PWD/tests/toy-bank" .venv/bin/diffchallenge image build --cpu --tag diffchallenge:toy-cpu \
+    >/tmp/diffchallenge-toy-image-build.log 2>&1 \
+    || { echo "ci-setup: building the toy image failed:"; tail -30 /tmp/diffchallenge-toy-image-build.log; exit 1; }
 # Earlier builds' final images (superseded tags) go; the unlabelled dependency stage stays as the cache.
 docker image prune -f --filter label=org.diffchallenge.kit-version >/dev/null
 echo "ci-setup: grading image ready in $(( $(date +%s) - start )) s: $(docker image inspect diffchallenge:cpu --format '{{.Id}} {{.Size}} bytes')"

@@ -13,4 +13,7 @@ echo "== fast tier passed in $(( $(date +%s) - start )) s"
 if [ -f docker/ci-setup.sh ]; then
     bash docker/ci-setup.sh
 fi
+if docker image inspect diffchallenge:toy-cpu >/dev/null 2>&1; then
+    export DIFFCHALLENGE_TOY_IMAGE=diffchallenge:toy-cpu  # the hostile corpus under the Docker runner too
+fi
 exec .venv/bin/python -m pytest -ra -p no:cacheprovider --ignore=tests/unit "$@"
