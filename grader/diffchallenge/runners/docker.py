@@ -117,7 +117,7 @@ def container_options(*, image: str, challenge: Challenge, options: GradeOptions
     """Everything `containers.create` gets: the whole hardening in one place."""
     from docker.types import Mount
 
-    command = [IMAGE_PYTHON, "-I", "-m", "diffchallenge.runners.docker", "--inside", challenge.slug,
+    command = [IMAGE_PYTHON, "-I", "-B", "-m", "diffchallenge.runners.docker", "--inside", challenge.slug,
                "--device", options.device, "--threads", str(max(1, int(limits.cpus))), "--sandbox", options.sandbox]
     if options.public_only:
         command.append("--public-only")

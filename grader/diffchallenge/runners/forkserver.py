@@ -42,6 +42,7 @@ def trusted_session(arguments: list[str], log_path: str, environment: dict[str, 
     """Runs in a process from the fork server (or spawned): one grading session, output to the grader log."""
     # As `python -I` would: nothing from the working directory or the environment decides what is imported.
     sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
+    sys.dont_write_bytecode = True  # as `python -B`: a grading writes no .pyc into the kit or the bank
     os.environ.clear()
     os.environ.update(environment)
     tempfile.tempdir = None  # the fork server's cached choice would ignore this session's TMPDIR

@@ -1,4 +1,7 @@
-"""Trusted sessions as fresh interpreters: ``python -I -m pytest``, started from a folder nothing else writes."""
+"""Trusted sessions as fresh interpreters: ``python -I -B -m pytest``, started from a folder nothing else writes.
+
+``-I`` ignores $PYTHONDONTWRITEBYTECODE, so ``-B`` says it again: a grading writes no ``.pyc`` into the kit or
+the bank."""
 
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ class FreshProcesses(RunningSessions):
     def start(self, arguments: list[str], environment: dict[str, str], log: Path, secret_fd: int,
               device: str) -> FreshProcess:
         with open(log, "wb") as output:
-            process = subprocess.Popen([sys.executable, "-I", "-m", "pytest", *arguments], cwd=SESSION_CWD,
+            process = subprocess.Popen([sys.executable, "-I", "-B", "-m", "pytest", *arguments], cwd=SESSION_CWD,
                                        env={**environment, SECRET_FD_VARIABLE: str(secret_fd)},
                                        stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                                        pass_fds=(secret_fd,))
