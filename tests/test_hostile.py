@@ -490,15 +490,19 @@ Path(spec["report"]).write_text(json.dumps(report))
 
 MOUNTS = r'''
 set -e
+shm=$1 tmp=$2 home=$3
+shift 3
 while [ "$1" != "--" ]; do
     mount -t overlay overlay -o "lowerdir=$2,upperdir=$3,workdir=$4" "$1"
+    case "$1" in  # a checkout under /tmp (CI clones there) stays in view under the private /tmp
+        /tmp/*) mount --bind "$1" "$tmp${1#/tmp}" ;;
+    esac
     shift 4
 done
 shift
-mount --bind "$1" /dev/shm
-mount --bind "$2" /tmp
-cd "$3"
-shift 3
+mount --bind "$shm" /dev/shm
+mount --rbind "$tmp" /tmp
+cd "$home"
 exec "$@"
 '''
 
@@ -556,6 +560,8 @@ class LocalHarness:
             upper, work = root / f"upper{number}", root / f"work{number}"
             upper.mkdir()
             work.mkdir()
+            if mount_point.is_relative_to("/tmp"):  # where MOUNTS shows it under the private /tmp
+                (self.tmp / mount_point.relative_to("/tmp")).mkdir(parents=True)
             self.uppers.append((mount_point, lowers, upper, work))
         self.submissions: dict[Path, dict] = {}
         self.outs: list[Path] = []
@@ -589,8 +595,8 @@ class LocalHarness:
         if self.overlay:
             layers = [str(part) for mount_point, lowers, upper, work in self.uppers
                       for part in (mount_point, ":".join(map(str, lowers)), upper, work)]
-            command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", MOUNTS, "sh", *layers,
-                       "--", str(self.shm), str(self.tmp), self.inside(self.home), *command]
+            command = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", MOUNTS, "sh",
+                       str(self.shm), str(self.tmp), self.inside(self.home), *layers, "--", *command]
         else:
             environment["TMPDIR"] = str(self.tmp)
         helper = subprocess.Popen(command, cwd=self.home, env=environment, stdin=subprocess.DEVNULL,
