@@ -10,10 +10,12 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 MAX_PASSES = 1000
+ENDING_WAIT_S = 10
 
 
 def become_subreaper() -> None:
@@ -61,8 +63,14 @@ def _signal(pid: int, signum: int) -> None:
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
-    except ChildProcessError:  # not our child: its own parent (or init) collects it
-        pass
+    except ChildProcessError:  # not our child: its own parent (or init) collects it, once it has ended
+        _wait_ended(pid, deadline=time.monotonic() + ENDING_WAIT_S)
+
+
+def _wait_ended(pid: int, deadline: float) -> None:
+    """A killed process runs on while the kernel frees its memory: wait until it is a zombie, or gone."""
+    while time.monotonic() < deadline and (fields := _stat_fields(pid)) is not None and fields[0] not in "ZX":
+        time.sleep(0.01)
 
 
 def kill_tree(root: int, *, include_root: bool = True) -> None:
