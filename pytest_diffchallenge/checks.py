@@ -14,7 +14,7 @@ import torch
 
 from pytest_diffchallenge import figures, markers, recipes, secret
 from pytest_diffchallenge.client import WorkerClient
-from pytest_diffchallenge.compare import assert_matches
+from pytest_diffchallenge.compare import assert_matches, assert_near_truth
 from pytest_diffchallenge.faults import GraderError, MismatchError, OverRuntimeBudget, SubmissionFault
 from pytest_diffchallenge.session import PLUGIN_NAME, GradingSession
 
@@ -23,6 +23,9 @@ RUNTIME_REPEATS = 7
 # Timed results against the reference's: two correct implementations of the same fp32 computation.
 RUNTIME_RTOL, RUNTIME_ATOL = 1e-4, 1e-4
 RUNTIME_SEED_SPAN = 1000
+# Against float64 truth: a correct result that rounds in another order errs about as much as the library,
+# at other elements; 4x its largest error leaves room for that and none for a wrong formula.
+TRUTH_MULTIPLE = 4
 
 
 def _session(request) -> GradingSession:
@@ -77,23 +80,62 @@ class Equivalence:
     def __init__(self, submission: Submission, probes, device: str):
         self.submission, self.probes, self.device = submission, probes, device
 
+    def oracle(self, probe: str, oracle=None, **inputs) -> dict:
+        """What the library returns for ``probe`` on ``inputs``, computed here."""
+        probe_function = getattr(self.probes, probe)
+        expected = probe_function(oracle or self.probes.ORACLE, **inputs,
+                                  **recipes.device_keyword(probe_function, self.device))
+        return expected() if callable(expected) else expected
+
     def check(self, probe: str, *, rtol: float, atol: float, oracle=None, **inputs) -> tuple[dict, dict]:
         """Run ``probe`` on the submission (in its worker) and on the oracle (here); compare every result.
 
         Tensors must match within ``atol + rtol * |expected|``; other values must be equal.
         """
-        probe_function = getattr(self.probes, probe)
-        expected = probe_function(oracle or self.probes.ORACLE, **inputs,
-                                  **recipes.device_keyword(probe_function, self.device))
-        if callable(expected):
-            expected = expected()
+        expected = self.oracle(probe, oracle, **inputs)
         got = self.submission.call(probe, **inputs)
         for key, want in expected.items():
             if isinstance(want, torch.Tensor):
                 assert_matches(got[key], want.cpu(), rtol=rtol, atol=atol, name=f"{probe}: {key}")
-            elif got[key] != want:
-                raise MismatchError(f"{probe}: {key} is {got[key]!r}, expected {want!r}")
+            else:
+                self._same(probe, key, got[key], want)
         return got, expected
+
+    def check_against_truth(self, probe: str, *, truth_inputs: dict | None = None, multiple: float = TRUTH_MULTIPLE,
+                            **inputs) -> tuple[dict, dict]:
+        """For fp16, bf16 and accumulated results: judge the submission against a float64 run of the oracle.
+
+        The float64 run gets ``inputs`` with every floating tensor in float64, then ``truth_inputs`` on top
+        (e.g. ``dtype=torch.float64`` for a probe that builds a model). Each floating tensor of the submission
+        must be within ``multiple`` times the library's largest error against that truth, plus one ulp.
+        """
+        library = self.oracle(probe, **inputs)
+        truth = self.oracle(probe, **{**in_float64(inputs), **(truth_inputs or {})})
+        got = self.submission.call(probe, **inputs)
+        for key, want in library.items():
+            if isinstance(want, torch.Tensor) and want.dtype.is_floating_point:
+                assert_near_truth(got[key], want.cpu(), truth[key].cpu(), multiple=multiple, name=f"{probe}: {key}")
+            elif isinstance(want, torch.Tensor):
+                assert_matches(got[key], want.cpu(), rtol=0, atol=0, name=f"{probe}: {key}")
+            else:
+                self._same(probe, key, got[key], want)
+        return got, library
+
+    @staticmethod
+    def _same(probe: str, key: str, got, want) -> None:
+        if got != want:
+            raise MismatchError(f"{probe}: {key} is {got!r}, expected {want!r}")
+
+
+def in_float64(inputs: dict) -> dict:
+    """``inputs`` with every floating tensor (also in lists and tuples) in float64."""
+    def convert(value):
+        if isinstance(value, torch.Tensor) and value.dtype.is_floating_point:
+            return value.to(torch.float64)
+        if isinstance(value, (list, tuple)):
+            return type(value)(convert(v) for v in value)
+        return value
+    return {key: convert(value) for key, value in inputs.items()}
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@
 ``torch.testing.assert_close``, but it runs only in the trusted process, refuses constant outputs where
 the expected one varies (an all-zero answer must not pass an absolute tolerance), and records the largest
 error of the test for its report.
+
+``assert_near_truth`` judges a low-precision (or accumulated) result against a float64 computation of the
+same thing: within a small multiple of the library's own error there, plus one ulp of the output dtype, so
+that a solution more accurate than the library never loses a point.
 """
 
 from __future__ import annotations
@@ -62,6 +66,24 @@ def assert_matches(actual, expected: torch.Tensor, *, rtol: float, atol: float, 
         for index in mismatch.nonzero()[:FIRST_MISMATCHES_SHOWN].tolist():
             lines.append(f"    {tuple(index)}: {float(got[tuple(index)]):.6g} vs {float(want[tuple(index)]):.6g}")
         _fail(name, lines)
+
+
+def assert_near_truth(actual, library: torch.Tensor, truth: torch.Tensor, *, multiple: float,
+                      name: str = "output") -> None:
+    """``|actual - truth| <= multiple * max|library - truth| + eps(dtype) * |truth|`` everywhere.
+
+    The library's largest error sets the scale because a correct solution that rounds in another order errs
+    elsewhere than the library, not more; ``eps * |truth|`` (about one ulp) is the rounding of the output itself.
+    """
+    if isinstance(actual, torch.Tensor) and actual.dtype != library.dtype:
+        _fail(name, [f"  dtype {actual.dtype} != expected {library.dtype}"])
+    truth64 = truth.detach().to("cpu", torch.float64)
+    finite = torch.isfinite(truth64)
+    library_error = (library.detach().to("cpu", torch.float64) - truth64).abs()[finite]
+    library_max = float(library_error.max()) if library_error.numel() else 0.0
+    assert_matches(actual, truth64, rtol=torch.finfo(library.dtype).eps, atol=multiple * library_max,
+                   name=f"{name} (against float64 truth: {multiple:g} x the library's error {library_max:.3g}, "
+                        f"+ 1 ulp)", check_dtype=False)
 
 
 def assert_same_keys(actual: dict, expected: dict, *, name: str = "state dict") -> None:

@@ -13,6 +13,7 @@ MARKERS = {
     "time_limit": "time_limit(seconds): limit for the submission's work in this test",
     "memory_limit": "memory_limit(size=None): peak tensor memory ceiling for submission calls",
     "runtime_budget": "runtime_budget(ratio=None): allowed candidate/reference time ratio",
+    "covers": "covers(*ids): the contract items (challenge.toml [[contract]]) the test checks",
 }
 
 
@@ -51,3 +52,14 @@ def runtime_budget(item: pytest.Item, challenge: Challenge) -> float:
     if budget is None:
         raise GraderError("runtime_budget needs a ratio, in the marker or as limits.runtime_ratio")
     return float(budget)
+
+
+def covered(item: pytest.Item) -> tuple[str, ...]:
+    """The contract items a test covers, from every ``covers`` marker on it (module, class, function)."""
+    ids = [str(arg) for marker in item.iter_markers("covers") for arg in marker.args]
+    return tuple(dict.fromkeys(ids))
+
+
+def unknown_items(item: pytest.Item, challenge: Challenge) -> list[str]:
+    contract = {entry.id for entry in challenge.meta.contract}
+    return [name for name in covered(item) if name not in contract]

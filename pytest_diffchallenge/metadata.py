@@ -8,6 +8,7 @@ This module imports neither torch nor the grader, so that listing challenges sta
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ DOMAINS = {
 DIFFICULTIES = ("easy", "medium", "hard")
 METADATA_FILE = "challenge.toml"
 HIDDEN_TESTS_FILE = "test_hidden.py"
+CONTRACT_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 class ChallengeFormatError(ValueError):
@@ -41,6 +43,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ContractItem:
+    """One graded promise of the statement: tests name it with ``@pytest.mark.covers(id)``."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Metadata:
     slug: str
     title: str
@@ -52,6 +62,7 @@ class Metadata:
     forbidden: list[str] = field(default_factory=list)
     gpu_variant: bool = False
     limits: Limits = Limits()
+    contract: tuple[ContractItem, ...] = ()
 
 
 def _field(data: dict, name: str, kind, path: Path, default=...):
@@ -76,7 +87,7 @@ def load_metadata(path: Path) -> Metadata:
     except tomllib.TOMLDecodeError as error:
         raise ChallengeFormatError(f"{path}: not valid TOML: {error}") from None
     known = {"slug", "title", "domain", "difficulty", "question", "points", "edit", "forbidden", "gpu_variant",
-             "limits"}
+             "limits", "contract"}
     if unknown := sorted(set(data) - known):
         raise ChallengeFormatError(f"{path}: unknown field '{unknown[0]}' (known: {', '.join(sorted(known))})")
     domain = _field(data, "domain", str, path)
@@ -110,7 +121,25 @@ def load_metadata(path: Path) -> Metadata:
         raise ChallengeFormatError(f"{limits_path}: {error}") from None
     return Metadata(slug=_field(data, "slug", str, path), title=_field(data, "title", str, path), domain=domain,
                     difficulty=difficulty, question=_field(data, "question", str, path), points=points, edit=edit,
-                    forbidden=forbidden, gpu_variant=_field(data, "gpu_variant", bool, path, False), limits=limits)
+                    forbidden=forbidden, gpu_variant=_field(data, "gpu_variant", bool, path, False), limits=limits,
+                    contract=_contract(_field(data, "contract", list, path, []), path))
+
+
+def _contract(raw: list, path: Path) -> tuple[ContractItem, ...]:
+    items: list[ContractItem] = []
+    for index, entry in enumerate(raw):
+        where = Path(f"{path} [[contract]] #{index + 1}")
+        if not isinstance(entry, dict) or set(entry) != {"id", "text"}:
+            raise ChallengeFormatError(f"{where}: each item has exactly an 'id' and a 'text'")
+        item = ContractItem(id=_field(entry, "id", str, where), text=_field(entry, "text", str, where))
+        if not CONTRACT_ID.fullmatch(item.id):
+            raise ChallengeFormatError(f"{where}: id {item.id!r} must be lower-case words joined by '-'")
+        if not item.text.strip() or "\n" in item.text:
+            raise ChallengeFormatError(f"{where}: text must be one non-empty line")
+        if item.id in {i.id for i in items}:
+            raise ChallengeFormatError(f"{where}: id {item.id!r} is listed twice")
+        items.append(item)
+    return tuple(items)
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,10 @@ class GradingSession:
             config.hook.pytest_deselected(items=deselected)
             items[:] = selected
         self.selected = [item for item in selected if self.challenge(item) is not None]
+        for item in self.selected:
+            challenge = self.challenge(item)
+            if challenge is not None and (unknown := markers.unknown_items(item, challenge)):
+                self.errors.append(f"{item.nodeid} covers {', '.join(unknown)}, not in its challenge.toml's contract")
         hidden = [item for item in self.selected if is_secret(item.path)]
         for path in {item.path for item in hidden}:
             self.hidden_lines |= {line.strip() for line in path.read_text().splitlines()
@@ -258,7 +262,7 @@ class GradingSession:
             name=item.name, nodeid=item.nodeid, status=status, reason=why, max_score=markers.points(item),
             visibility=visibility(item), message=readable(self.shown(item, failure_message(error))[:MESSAGE_CHARS]),
             raised=readable(getattr(error, "raised", "")),
-            figures=clean_figures(figures.current()))
+            figures=clean_figures(figures.current()), covers=markers.covered(item))
         return report
 
     def pytest_runtest_logfinish(self, nodeid: str, location) -> None:

@@ -72,6 +72,7 @@ class TestRecord:
     message: str = ""
     raised: str = ""  # the exception type the submission raised, when it raised one
     figures: dict[str, float] = field(default_factory=dict)
+    covers: tuple[str, ...] = ()  # the contract items the test checks
 
     @property
     def score(self) -> float:
@@ -85,7 +86,7 @@ class TestRecord:
         return {"name": self.name, "nodeid": self.nodeid, "status": str(self.status),
                 "reason": None if self.reason is None else str(self.reason), "score": self.score,
                 "max_score": self.max_score, "visibility": self.visibility, "message": self.message,
-                "raised": self.raised, "figures": self.figures}
+                "raised": self.raised, "figures": self.figures, "covers": list(self.covers)}
 
     @classmethod
     def from_json(cls, data: Any) -> TestRecord:
@@ -97,7 +98,8 @@ class TestRecord:
             record = cls(name=_text(data["name"]), nodeid=_text(data["nodeid"]), status=status,
                          max_score=_number(data["max_score"]), visibility=_text(data["visibility"]), reason=reason,
                          message=_text(data.get("message", "")), raised=_text(data.get("raised", "")),
-                         figures=clean_figures(data.get("figures", {})))
+                         figures=clean_figures(data.get("figures", {})),
+                         covers=tuple(_text(name) for name in _list(data.get("covers", []))))
         except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise VerdictError(f"a test record is malformed: {error!r}") from None
         if record.visibility not in ("visible", "hidden") or record.max_score < 0:

@@ -1,5 +1,6 @@
-"""Every challenge in the bank: reference full marks (twice, same verdict), starter zero with a readable
-message, and every mutant loses points. This is `diffchallenge verify`, run for each challenge."""
+"""Every challenge in the bank: reference full marks (under 5 secrets, same verdict), its contract shown and
+covered, starter zero with a readable message, and every mutant loses points. This is `diffchallenge verify`,
+run for each challenge."""
 
 import pytest
 

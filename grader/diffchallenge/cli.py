@@ -216,6 +216,7 @@ def command_verify(args) -> int:
         totals.add_column(column)
     runner = forkserver_runner()
     failures = 0
+    problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="diffchallenge-verify-") as workdir:
         for challenge in challenges:
             console.print(f"verifying {challenge.slug} ...")
@@ -223,13 +224,18 @@ def command_verify(args) -> int:
                                            threads=max(1, usable_cores() // jobs), device=args.device)
             for row in rows:
                 failures += not row.ok
-                table.add_row(row.challenge, row.kind, row.name, f"{row.score:g}/{row.max_score:g}",
+                score = f"{row.score:g}/{row.max_score:g}" if row.kind != "contract" else ""
+                table.add_row(row.challenge, row.kind, row.name, score,
                               row.expected, "[green]yes[/]" if row.ok else "[red]NO[/]", f"{row.seconds:.1f}")
+                problems.extend(f"{row.challenge} {row.kind} {row.name}: {error}" for error in row.errors
+                                if not row.ok)
             total = verify.summary(rows)
             totals.add_row(total.challenge, f"{total.reference_seconds:.1f}",
                            f"{total.mutants_caught}/{total.mutants}", "[green]yes[/]" if total.all_ok else "[red]NO[/]")
     Console().print(table)
     Console().print(totals)
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False)
     return EXIT_FAILED if failures else EXIT_OK
 
 

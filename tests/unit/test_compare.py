@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pytest_diffchallenge import figures
-from pytest_diffchallenge.compare import FIRST_MISMATCHES_SHOWN, assert_matches, assert_same_keys
+from pytest_diffchallenge.compare import FIRST_MISMATCHES_SHOWN, assert_matches, assert_near_truth, assert_same_keys
 from pytest_diffchallenge.faults import MismatchError, SubmissionFault, classify
 from pytest_diffchallenge.verdict import Reason, Status
 
@@ -195,3 +195,32 @@ def test_same_keys_shows_at_most_five_keys_of_each_kind():
     message = str(caught.value)
     assert "missing (12): layer.00, layer.01, layer.02, layer.03, layer.04 ..." in message
     assert "layer.05" not in message and "unexpected" not in message
+
+
+# -- against float64 truth --------------------------------------------------------------------------------------
+def attention(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x, -1) @ x
+
+
+def softmax_in(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """An accumulated computation: the library's result in ``dtype`` and the float64 truth."""
+    x = (torch.randn(64, 64, generator=torch.Generator().manual_seed(0)) * 4).to(dtype)
+    return attention(x), attention(x.double())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_more_accurate_than_the_library_passes_against_truth(dtype):
+    library, truth = softmax_in(dtype)
+    assert_near_truth(library, library, truth, multiple=4)
+    assert_near_truth(truth.to(dtype), library, truth, multiple=4)  # computed in float64, rounded once
+    x = (torch.randn(64, 64, generator=torch.Generator().manual_seed(0)) * 4).to(dtype)
+    assert_near_truth(attention(x.float()).to(dtype), library, truth, multiple=4)  # rounded elsewhere
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_a_wrong_result_fails_against_truth(dtype):
+    library, truth = softmax_in(dtype)
+    with pytest.raises(MismatchError, match="against float64 truth"):
+        assert_near_truth((truth * 1.1).to(dtype), library, truth, multiple=4)
+    with pytest.raises(MismatchError, match="dtype torch.float32 != expected"):
+        assert_near_truth(truth.float(), library, truth, multiple=4)

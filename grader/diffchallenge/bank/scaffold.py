@@ -34,6 +34,11 @@ secret seed in the hidden tests.
 | --- | --- |
 | TODO: each graded behaviour | TODO: tolerance, e.g. `rtol=1e-6, atol=1e-6` |
 
+## Contract
+<!-- contract: generated from challenge.toml; diffchallenge verify checks it -->
+- `scale`: scale(sample, factor) returns sample * factor, with the input's shape and dtype
+<!-- end of contract -->
+
 Budgets: 30 s per test, 2 GiB of worker memory.
 
 Run the public tests with `diffchallenge test` in your workspace.
@@ -52,6 +57,12 @@ gpu_variant = false
 [limits]
 timeout_s = 30
 worker_memory = "2 GiB"
+
+# TODO: each graded promise of the statement, one line each; every test names those it covers with
+# @pytest.mark.covers(id), and README.md shows this list.
+[[contract]]
+id = "scale"
+text = "scale(sample, factor) returns sample * factor, with the input's shape and dtype"
 ''',
     "challenges/$slug/solution.py": '''\
 """$slug: the starter. See README.md."""
@@ -89,6 +100,7 @@ TOLERANCE = dict(rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.points(2)
+@pytest.mark.covers("scale")
 def test_scale(equivalence, probes):
     equivalence.check("scale", **TOLERANCE, sample=probes.random_sample(0), factor=0.5)
 ''',
@@ -101,6 +113,7 @@ TOLERANCE = dict(rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.points(2)
+@pytest.mark.covers("scale")
 def test_scale_secret_inputs(equivalence, probes, hidden_seed):
     equivalence.check("scale", **TOLERANCE, sample=probes.random_sample(hidden_seed),
                       factor=1.0 + hidden_seed % 5)

@@ -1,6 +1,8 @@
 """The author's self-check, ``diffchallenge verify``: does a challenge's test suite tell right from wrong?
 
-- the reference scores full marks, twice, with the same per-test verdict;
+- the reference scores full marks under each of ``REFERENCE_SECRETS`` secrets, with the same per-test verdict;
+- the contract (``challenge.toml``) is shown in the statement, every item has a hidden test, and every
+  test covers an item (``bank.contract``);
 - the starter scores zero;
 - every mutant (``solutions/<slug>/mutants.toml``) loses points: a test fails (its grading stops there).
   A mutant that does not compile is refused when the mutants are loaded; one whose solution.py cannot
@@ -17,11 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from diffchallenge.bank import contract
 from diffchallenge.bank.mutants import load_mutants, reference_dir
 from diffchallenge.grading import GradeOptions, Runner
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.verdict import RESULTS_FILE, Status, Verdict, write_results
 
+# Hidden inputs come from the secret: a test must reach the same branches, and pass, under every one of them.
+REFERENCE_SECRETS = 5
 NOT_IMPORTABLE = "SolutionImportError"  # the worker's exception type for a solution.py that cannot be imported
 
 
@@ -63,9 +68,9 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
     until_failure = replace(options, stop_at_first_failure=True)
     reference = reference_dir(challenge)
     plan: list[tuple[str, str, Path, str, Callable[[Verdict], bool], GradeOptions]] = [
-        ("reference", "first run", reference, "full marks", full_marks(challenge), options),
-        ("reference", "second run", reference, "same verdict", full_marks(challenge), options),
-        ("starter", "starter", challenge.root, "zero", scores_zero, options)]
+        ("reference", f"secret {n}", reference, "full marks" if n == 1 else "same verdict", full_marks(challenge),
+         options) for n in range(1, REFERENCE_SECRETS + 1)]
+    plan.append(("starter", "starter", challenge.root, "zero", scores_zero, options))
     for mutant in load_mutants(challenge):
         folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
         plan.append(("mutant", mutant.name, folder, "loses points", loses_points, until_failure))
@@ -84,9 +89,15 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(run, plan))
-    (first, _), (second, same) = done[0], done[1]
-    same.ok = same.ok and [t.status for t in first.tests] == [t.status for t in second.tests]
-    return [row for _, row in done]
+    first = done[0][0]
+    for verdict, row in done[1:REFERENCE_SECRETS]:
+        row.ok = row.ok and [t.status for t in first.tests] == [t.status for t in verdict.tests]
+    contract_rows = [Row(challenge.slug, "contract", name, 0, 0, expectation, ok=not problems, seconds=0,
+                         errors=problems)
+                     for name, expectation, problems in (
+                         ("statement", "shows the contract", contract.statement_problems(challenge)),
+                         ("coverage", "every item, every test", contract.coverage_problems(challenge, first)))]
+    return [row for _, row in done] + contract_rows
 
 
 @dataclass

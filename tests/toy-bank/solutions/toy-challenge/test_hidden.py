@@ -3,6 +3,7 @@ import torch
 
 
 @pytest.mark.points(3)
+@pytest.mark.covers("scaled-sum")
 def test_secret_inputs(equivalence, hidden_seed):
     generator = torch.Generator().manual_seed(hidden_seed)
     a, b = torch.randn(4, 5, generator=generator), torch.randn(4, 5, generator=generator)
