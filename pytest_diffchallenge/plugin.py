@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--diffchallenge-sandbox", choices=SANDBOX_MODES, default=SANDBOX_BEST_EFFORT,
                     help="the worker's kernel sandbox: 'required' (grading: a missing layer is the grader's "
                          "error), 'best-effort' (default: each layer the kernel has) or 'off' (UNSAFE)")
+    group.addoption("--diffchallenge-trace-oracle", action="store_true",
+                    help="record, per test, a digest of the library lines the oracle reaches (verify's check "
+                         "that no branch depends on the secret); slower")
     group.addoption("--diffchallenge-in-process", action="store_true",
                     help="UNSAFE: run the solution inside this process (debugging, isolation-overhead "
                          "benchmarks); never for grading code you do not trust")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_diffchallenge import figures, markers, recipes, sandboxing, secret
+from pytest_diffchallenge import branches, figures, markers, recipes, sandboxing, secret
 from pytest_diffchallenge.client import WALL_FACTOR, WorkerClient
 from pytest_diffchallenge.faults import GraderError, SubmissionMemoryExceeded, TrustedCodeHung, classify
 from pytest_diffchallenge.metadata import Challenge, challenge_folder_of, is_secret, load_challenge
@@ -223,7 +223,12 @@ class GradingSession:
         measured = figures.start_test()
         for worker in self.workers.values():
             worker.begin_test(markers.time_limit(item, challenge))
-        result = yield
+        if self.config.getoption("diffchallenge_trace_oracle"):
+            with branches.lines_reached(branches.watched_files(challenge.meta.forbidden)) as reached:
+                result = yield
+            figures.record(branches.DIGEST_FIGURE, branches.digest(reached))
+        else:
+            result = yield
         ceiling = markers.memory_ceiling(item, challenge)
         if ceiling is not None:
             peak = measured.get("peak_tensor_memory_bytes")

@@ -24,6 +24,10 @@ def double(solution, x):
 
 def nothing(solution):
     return {}
+
+def dumps(solution, indent):
+    import json
+    return {"text": json.dumps({"a": 1}, indent=indent)}
 """
 
 
@@ -31,10 +35,11 @@ def nothing(solution):
 def mini(pytester):
     """A one-challenge bank in pytester's folder; returns a maker and a runner that yields the verdict."""
 
-    def make(public: str, hidden: str = "", points: int = 3, solution: str = "def double(x):\n    return 2 * x\n"):
+    def make(public: str, hidden: str = "", points: int = 3, solution: str = "def double(x):\n    return 2 * x\n",
+             metadata: str = ""):
         challenge = pytester.mkdir("challenges") / "mini"
         challenge.mkdir()
-        (challenge / "challenge.toml").write_text(METADATA.format(points=points))
+        (challenge / "challenge.toml").write_text(METADATA.format(points=points) + metadata)
         (challenge / "probes.py").write_text(PROBES)
         (challenge / "solution.py").write_text(solution)
         (challenge / "test_public.py").write_text(textwrap.dedent(public))
@@ -139,6 +144,41 @@ def test_hidden_seed_depends_on_the_secret(mini, pytester):
         result, _ = run("-s")
         seeds.update(re.findall(r"SEED \d+", result.stdout.str()))
     assert len(seeds) == 2
+
+
+def test_covers_is_recorded_and_an_unknown_item_is_the_graders_error(mini):
+    make, run = mini
+    make("""
+        import pytest, torch
+
+        @pytest.mark.covers("doubles")
+        def test_known(equivalence):
+            equivalence.check("double", rtol=0, atol=0, x=torch.arange(4.0))
+
+        @pytest.mark.covers("doubles", "triples")
+        def test_unknown(equivalence):
+            equivalence.check("double", rtol=0, atol=0, x=torch.arange(4.0))
+    """, points=2, metadata='[[contract]]\nid = "doubles"\ntext = "double(x) returns 2 * x"\n')
+    _, verdict = run()
+    assert [t["covers"] for t in verdict["tests"]] == [["doubles"], ["doubles", "triples"]]
+    assert verdict["status"] == "error" and any("covers triples, not in its challenge.toml's contract" in e
+                                                for e in verdict["errors"])
+
+
+def test_trace_oracle_tells_branches_apart(mini):
+    make, run = mini
+    make("""
+        import pytest
+
+        @pytest.mark.parametrize("indent", [None, None, 2])
+        def test_dumps(equivalence, indent):
+            equivalence.check("dumps", rtol=0, atol=0, indent=indent, oracle=__import__("types").SimpleNamespace())
+    """, solution="", metadata='forbidden = ["json.dumps"]\n')
+    _, verdict = run("--diffchallenge-trace-oracle")
+    digests = [t["figures"]["oracle_lines_digest"] for t in verdict["tests"]]
+    assert digests[0] == digests[1] != digests[2], "the same branch gives the same digest, another branch another"
+    _, untraced = run()
+    assert all("oracle_lines_digest" not in t["figures"] for t in untraced["tests"])
 
 
 def test_ordinary_tests_are_left_alone(pytester):

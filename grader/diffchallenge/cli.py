@@ -234,8 +234,8 @@ def command_verify(args) -> int:
                            f"{total.mutants_caught}/{total.mutants}", "[green]yes[/]" if total.all_ok else "[red]NO[/]")
     Console().print(table)
     Console().print(totals)
-    for problem in problems:
-        console.print(problem, markup=False, highlight=False)
+    for problem in problems:  # one line each, unwrapped, so that they can be grepped
+        print(problem)
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -41,6 +41,7 @@ class GradeOptions:
     in_process: bool = False  # UNSAFE, for benchmarks: see pytest_diffchallenge.inprocess
     stop_at_first_failure: bool = False  # enough to show that a wrong solution loses points
     sandbox: str = SANDBOX_REQUIRED  # grading refuses a worker without its sandbox, unless --no-sandbox
+    trace_oracle: bool = False  # verify: each test records which library lines the oracle reached
 
 
 class SessionProcess(Protocol):
@@ -86,6 +87,8 @@ def pytest_arguments(challenge: Challenge, submission: Path, session_file: Path,
         arguments.append("--diffchallenge-in-process")
     if options.stop_at_first_failure:
         arguments.append("--exitfirst")
+    if options.trace_oracle:
+        arguments.append("--diffchallenge-trace-oracle")
     return arguments
 
 

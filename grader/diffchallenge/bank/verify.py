@@ -1,6 +1,7 @@
 """The author's self-check, ``diffchallenge verify``: does a challenge's test suite tell right from wrong?
 
-- the reference scores full marks under each of ``REFERENCE_SECRETS`` secrets, with the same per-test verdict;
+- the reference scores full marks under each of ``REFERENCE_SECRETS`` secrets, with the same per-test verdict,
+  and each test's oracle reaches the same library lines under every secret (``pytest_diffchallenge.branches``);
 - the contract (``challenge.toml``) is shown in the statement, every item has a hidden test, and every
   test covers an item (``bank.contract``);
 - the starter scores zero;
@@ -22,6 +23,7 @@ from pathlib import Path
 from diffchallenge.bank import contract
 from diffchallenge.bank.mutants import load_mutants, reference_dir
 from diffchallenge.grading import GradeOptions, Runner
+from pytest_diffchallenge import branches
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.verdict import RESULTS_FILE, Status, Verdict, write_results
 
@@ -67,9 +69,10 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
     # A mutant has lost points as soon as one test fails: the rest of its grading would prove nothing more.
     until_failure = replace(options, stop_at_first_failure=True)
     reference = reference_dir(challenge)
+    traced = replace(options, trace_oracle=True)
     plan: list[tuple[str, str, Path, str, Callable[[Verdict], bool], GradeOptions]] = [
         ("reference", f"secret {n}", reference, "full marks" if n == 1 else "same verdict", full_marks(challenge),
-         options) for n in range(1, REFERENCE_SECRETS + 1)]
+         traced) for n in range(1, REFERENCE_SECRETS + 1)]
     plan.append(("starter", "starter", challenge.root, "zero", scores_zero, options))
     for mutant in load_mutants(challenge):
         folder = mutant.write(challenge, workdir / "mutant-sources" / mutant.name)
@@ -92,12 +95,21 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
     first = done[0][0]
     for verdict, row in done[1:REFERENCE_SECRETS]:
         row.ok = row.ok and [t.status for t in first.tests] == [t.status for t in verdict.tests]
+        row.errors += secret_dependent_branches(first, verdict)
+        row.ok = row.ok and not row.errors
     contract_rows = [Row(challenge.slug, "contract", name, 0, 0, expectation, ok=not problems, seconds=0,
                          errors=problems)
                      for name, expectation, problems in (
                          ("statement", "shows the contract", contract.statement_problems(challenge)),
                          ("coverage", "every item, every test", contract.coverage_problems(challenge, first)))]
     return [row for _, row in done] + contract_rows
+
+
+def secret_dependent_branches(first: Verdict, other: Verdict) -> list[str]:
+    """Tests whose oracle reached other library lines under another secret."""
+    lines = {t.nodeid: t.figures.get(branches.DIGEST_FIGURE) for t in first.tests}
+    return [f"{t.name}: the oracle reached other library lines under another secret: a branch depends on it"
+            for t in other.tests if t.figures.get(branches.DIGEST_FIGURE) != lines.get(t.nodeid)]
 
 
 @dataclass
