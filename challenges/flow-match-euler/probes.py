@@ -24,16 +24,23 @@ def random_inputs(seed, dtype=torch.float32):
 
 
 def flux_sigmas(num_inference_steps):
-    """What the Flux pipeline passes to set_timesteps."""
+    """What the Flux pipeline passes to set_timesteps (as a list here: inputs cross the process boundary as JSON)."""
     return np.linspace(1.0, 1 / num_inference_steps, num_inference_steps).tolist()
 
 
-def _scheduler(solution, config, num_inference_steps, sigmas=None, mu=None):
+def random_sigmas(seed, count):
+    """Any decreasing sigmas in (0, 1], as a list."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(count, generator=generator, dtype=torch.float64) * 0.98 + 0.02).sort(descending=True)[0].tolist()
+
+
+def _scheduler(solution, config, num_inference_steps, sigmas=None, mu=None, sigmas_as_array=False, **options):
+    """``options``: set_timesteps' ``device``, passed only when a test names it."""
     scheduler = solution.CustomFlowMatchEulerDiscreteScheduler(**config)
     if sigmas is None:
-        scheduler.set_timesteps(num_inference_steps, mu=mu)
+        scheduler.set_timesteps(num_inference_steps, mu=mu, **options)
     else:
-        scheduler.set_timesteps(sigmas=sigmas, mu=mu)
+        scheduler.set_timesteps(sigmas=np.array(sigmas) if sigmas_as_array else sigmas, mu=mu, **options)
     return scheduler
 
 
@@ -45,22 +52,47 @@ def time_shift(solution, config, mu, sigma, t):
     return {"shifted": solution.CustomFlowMatchEulerDiscreteScheduler(**config).time_shift(mu, sigma, t)}
 
 
-def schedule(solution, config, num_inference_steps=None, sigmas=None, mu=None):
-    scheduler = _scheduler(solution, config, num_inference_steps, sigmas, mu)
-    return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas}
+def schedule(solution, config, num_inference_steps=None, sigmas=None, mu=None, sigmas_as_array=False,
+             set_device=None):
+    """``sigmas_as_array``: pass the sigmas as a numpy array, as the Flux pipeline does; ``set_device``: pass
+    set_timesteps a ``device``."""
+    options = {} if set_device is None else {"device": set_device}
+    scheduler = _scheduler(solution, config, num_inference_steps, sigmas, mu, sigmas_as_array, **options)
+    return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
+            "devices": [str(scheduler.timesteps.device), str(scheduler.sigmas.device)]}
 
 
-def scale_noise(solution, config, num_inference_steps, step_indices, sample, noise, mu=None):
+def missing_mu(solution, config, num_inference_steps):
+    """set_timesteps without mu on a dynamic-shifting scheduler: the name of the ValueError's class, or None."""
+    scheduler = solution.CustomFlowMatchEulerDiscreteScheduler(**config)
+    try:
+        scheduler.set_timesteps(num_inference_steps)
+    except ValueError as error:
+        return {"raised": type(error).__name__}
+    return {"raised": None}
+
+
+def scale_noise(solution, config, num_inference_steps, step_indices, sample, noise, mu=None, begin_index=None,
+                steps_before=0):
+    """The forward process at ``timesteps[step_indices]``. With ``begin_index``, set_begin_index first (as img2img
+    does); with ``steps_before`` too, that many steps (velocity = noise) first (as inpainting does)."""
     scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
-    return {"noisy": scheduler.scale_noise(sample, scheduler.timesteps[step_indices], noise)}
+    if begin_index is not None:
+        scheduler.set_begin_index(begin_index)
+        for index in range(begin_index, begin_index + steps_before):
+            scheduler.step(noise, scheduler.timesteps[index], sample)
+    return {"noisy": scheduler.scale_noise(sample, scheduler.timesteps[step_indices], noise),
+            "step_index": -1 if scheduler.step_index is None else scheduler.step_index}
 
 
 def step(solution, config, num_inference_steps, step_index, sample, model_output, mu=None, generator_seed=None,
-         return_dict=True):
+         **step_options):
+    """One step from ``timesteps[step_index]``; ``step_options``: return_dict, s_churn, s_tmin, s_tmax, s_noise,
+    passed only when a test names them (the defaults are graded too)."""
     scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
     out = scheduler.step(model_output, scheduler.timesteps[step_index], sample,
-                         generator=recipes.seeded_generator(generator_seed), return_dict=return_dict)
-    return {"prev_sample": out.prev_sample if return_dict else out[0], "kind": type(out).__name__,
+                         generator=recipes.seeded_generator(generator_seed), **step_options)
+    return {"prev_sample": out[0] if isinstance(out, tuple) else out.prev_sample, "kind": type(out).__name__,
             "step_index_after": scheduler.step_index}
 
 
