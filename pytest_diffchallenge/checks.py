@@ -113,6 +113,8 @@ class Equivalence:
         truth = self.oracle(probe, **{**in_float64(inputs), **(truth_inputs or {})})
         got = self.submission.call(probe, **inputs)
         for key, want in library.items():
+            if isinstance(want, torch.Tensor) and want.dtype == torch.float64:
+                raise GraderError(f"{probe}: {key} is float64, its own truth: judge it with equivalence.check")
             if isinstance(want, torch.Tensor) and want.dtype.is_floating_point:
                 assert_near_truth(got[key], want.cpu(), truth[key].cpu(), multiple=multiple, name=f"{probe}: {key}")
             elif isinstance(want, torch.Tensor):
