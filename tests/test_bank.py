@@ -2,6 +2,7 @@
 
 import pytest
 
+from diffchallenge.bank import mutation_record
 from diffchallenge.bank.challenges import UnknownChallenge, all_challenges, get_challenge
 from diffchallenge.bank.mutants import mutants_file
 from pytest_diffchallenge.metadata import ChallengeFormatError, is_secret, load_metadata
@@ -64,3 +65,11 @@ def test_every_challenge_in_the_bank_is_complete():
         for secret in (challenge.hidden_tests, challenge.reference_dir / "solution.py", mutants_file(challenge)):
             assert is_secret(secret), f"{challenge.slug}: {secret} does not count as secret"
         assert not (challenge.root / "test_hidden.py").exists(), f"{challenge.slug}: a hidden test in challenges/"
+
+
+def test_every_mutation_record_was_made_from_the_current_reference():
+    for challenge in all_challenges():
+        path = mutation_record.record_file(challenge)
+        if path.is_file():
+            assert mutation_record.read_record(path).reference_sha256 == mutation_record.reference_sha256(challenge), \
+                f"{path} is older than the reference: run diffchallenge verify --mutate {challenge.slug} --record"

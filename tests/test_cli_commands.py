@@ -12,11 +12,12 @@ from conftest import HOSTILE, TOY, TOY_BANK
 from diffchallenge import batch, cli, grading
 from diffchallenge.bank.challenges import all_challenges, get_challenge
 from diffchallenge.bank.mutants import load_mutants, mutants_file
+from diffchallenge.bank.mutation_record import catalog_score
 from diffchallenge.grading import GradeOptions, GradingError
 from pytest_diffchallenge.verdict import Reason, Status, TestRecord, Verdict, read_results
 
 CORRECT = (HOSTILE / "correct.py").read_text()
-LIST_COLUMNS = ["slug", "title", "domain", "difficulty", "points", "GPU variant"]
+LIST_COLUMNS = ["slug", "title", "domain", "difficulty", "points", "GPU variant", "mutation score"]
 
 
 @pytest.fixture
@@ -172,7 +173,7 @@ def test_list_piped_prints_one_tab_separated_row_per_challenge(capsys):
     for line, challenge in zip(lines[1:], challenges, strict=True):
         meta = challenge.meta
         assert line.split("\t") == [challenge.slug, meta.title, meta.domain, meta.difficulty, str(meta.points),
-                                    "yes" if meta.gpu_variant else "no"]
+                                    "yes" if meta.gpu_variant else "no", catalog_score(challenge)]
     assert not any(is_border(char) for char in captured.out), "no table borders when piped"
     assert "\x1b" not in captured.out, "no colour codes when piped"
     assert all(line == line.strip() for line in lines), "no padding: fields are not aligned into columns"

@@ -8,9 +8,14 @@ imports what it needs.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -18,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from diffchallenge.bank import challenges as bank
+from diffchallenge.bank import mutation_record
 from diffchallenge.exits import EPILOG, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
 from diffchallenge.nbgrader.commands import add_nbgrader_commands
 from diffchallenge.reports.results import FORMATS
@@ -53,9 +59,9 @@ def print_verdict(verdict) -> None:
 # -- candidates ----------------------------------------------------------------------------------------------
 def command_list(args) -> int:
     challenges = [c for c in bank.all_challenges() if not args.domain or c.meta.domain == args.domain]
-    columns = ("slug", "title", "domain", "difficulty", "points", "GPU variant")
+    columns = ("slug", "title", "domain", "difficulty", "points", "GPU variant", "mutation score")
     rows = [(c.slug, c.meta.title, c.meta.domain, c.meta.difficulty, str(c.meta.points),
-             "yes" if c.meta.gpu_variant else "no") for c in challenges]
+             "yes" if c.meta.gpu_variant else "no", mutation_record.catalog_score(c)) for c in challenges]
     if not sys.stdout.isatty():  # piped: one plain tab-separated row per challenge, never wrapped
         print("\t".join(columns))
         for row in rows:
@@ -203,6 +209,10 @@ def command_new(args) -> int:
 
 
 def command_verify(args) -> int:
+    if args.record and not args.mutate:
+        raise UsageError("--record records a mutation analysis: pass --mutate too")
+    if args.mutate:
+        return command_mutate(args)
     from diffchallenge.bank import verify
     from diffchallenge.batch import forkserver_runner, usable_cores
 
@@ -237,6 +247,89 @@ def command_verify(args) -> int:
     for problem in problems:  # one line each, unwrapped, so that they can be grepped
         print(problem)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+@contextmanager
+def mutation_progress(slug: str, total: int) -> Iterator[Callable]:
+    """A progress bar on a terminal, else one plain line per graded mutant."""
+    from rich import progress as bars
+
+    if sys.stdout.isatty():
+        columns = (bars.TextColumn("{task.description}"), bars.BarColumn(), bars.MofNCompleteColumn(),
+                   bars.TimeElapsedColumn(), bars.TextColumn("ETA"), bars.TimeRemainingColumn())
+        with bars.Progress(*columns, console=Console()) as progress:
+            task = progress.add_task(f"mutants of {slug}", total=total)
+            yield lambda graded: progress.advance(task)
+        return
+    done = itertools.count(1)
+    lock = threading.Lock()
+
+    def line(graded) -> None:
+        with lock:
+            print(f"{slug} {next(done)}/{total} {graded.mutant.id}: {graded.outcome} ({graded.seconds:.1f} s)",
+                  flush=True)
+
+    yield line
+
+
+def print_rows(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table on a terminal; piped, a title line and one plain tab-separated row per line, never wrapped."""
+    if not sys.stdout.isatty():
+        print(f"# {title}\n" + "\n".join("\t".join(row) for row in [columns, *rows]))
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*map(escape, row))
+    Console().print(table)
+
+
+def command_mutate(args) -> int:
+    from diffchallenge.bank import mutation
+    from diffchallenge.batch import forkserver_runner, usable_cores
+
+    challenges = [bank.get_challenge(s) for s in args.slugs] if args.slugs else bank.all_challenges()
+    jobs = args.jobs or usable_cores()
+    totals: list[tuple[str, ...]] = []
+    survivors: list[tuple[str, ...]] = []
+    problems: list[str] = []
+    runner = forkserver_runner()
+    try:
+        with tempfile.TemporaryDirectory(prefix="diffchallenge-mutate-") as workdir:
+            for challenge in challenges:
+                started = time.monotonic()
+                mutants = mutation.reference_mutants(challenge)
+                console.print(f"grading {len(mutants)} mutants of {challenge.slug} ...")
+                with mutation_progress(challenge.slug, len(mutants)) as on_graded:
+                    graded = mutation.grade_mutants(challenge, mutants, Path(workdir) / challenge.slug, runner,
+                                                    jobs=jobs, threads=max(1, usable_cores() // jobs),
+                                                    device=args.device, on_graded=on_graded)
+                record = mutation.make_record(challenge, graded, mutation_record.previous_record(challenge))
+                path = mutation_record.record_file(challenge)
+                if args.record:
+                    mutation_record.write_record(path, record)
+                    console.print(f"recorded in {path}")
+                totals.append((challenge.slug, str(record.mutants), str(record.killed), str(record.survived),
+                               str(len(record.explained)), str(record.errors), f"{record.score:.1%}",
+                               f"{time.monotonic() - started:.0f}"))
+                survivors += [(challenge.slug, entry.id, entry.description, entry.reason.strip() or "NO REASON")
+                              for entry in record.equivalent]
+                if unexplained := record.survived - len(record.explained):
+                    hint = "" if args.record else " (--record writes it)"
+                    problems.append(f"{challenge.slug}: {unexplained} survivors with no reason to be equivalent: add "
+                                    f"tests that kill them, or give each a reason in {path}{hint}")
+                problems += [f"{challenge.slug} {g.mutant.id}: {g.message}" for g in graded if g.outcome == "error"]
+    finally:
+        runner.stop_all()
+    if survivors:
+        print_rows("survivors: equivalent (with a reason), or a weakness of the tests",
+                   ("challenge", "id", "description", "equivalent because"), survivors)
+    print_rows("mutation analysis", ("challenge", "mutants", "killed", "survivors", "equivalent", "errors", "score",
+                                     "seconds"), totals)
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False)
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def command_image_build(args) -> int:
@@ -337,6 +430,13 @@ def register_author_commands(commands) -> None:
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--jobs", type=int, default=0,
                      help="gradings at once, each with cores / jobs threads (default: one per core)")
+    sub.add_argument("--mutate", action="store_true",
+                     help="instead: mutation analysis of the reference (cosmic-ray's operators and more); grade every "
+                          "machine mutant and list the survivors; fails while a survivor has no recorded reason to be "
+                          "equivalent in solutions/SLUG/mutation.toml")
+    sub.add_argument("--record", action="store_true",
+                     help="with --mutate: write solutions/SLUG/mutation.toml, keeping the reasons of survivors that "
+                          "still survive and listing new survivors with an empty reason for the author to fill in")
 
 
 def register_image_command(commands) -> None:
