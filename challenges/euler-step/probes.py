@@ -1,10 +1,15 @@
 """Trusted helpers for euler-step. Each runs with ``solution`` = the candidate's module (in the worker) or
-the library itself (the oracle, in the grader), so both sides do exactly the same thing."""
+the library itself (the oracle, in the grader), so both sides do exactly the same thing.
 
+``dtype`` and ``noise_dtype`` parameters are for the float64 truth run (``equivalence.check_against_truth``):
+only the grader passes them; the candidate's run always uses the defaults."""
+
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import torch
 from diffusers import EulerDiscreteScheduler
+from diffusers.schedulers import scheduling_euler_discrete
 
 from pytest_diffchallenge import recipes
 
@@ -15,15 +20,41 @@ BASE_CONFIG = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta
                    steps_offset=1)
 
 
-def random_inputs(seed, dtype=torch.float32, scale=1.0):
+def random_inputs(seed, dtype=torch.float32, scale=1.0, model_output_dtype=None):
     return dict(sample=recipes.seeded_randn(SHAPE, seed, dtype, scale),
-                model_output=recipes.seeded_randn(SHAPE, seed + 1, dtype))
+                model_output=recipes.seeded_randn(SHAPE, seed + 1, model_output_dtype or dtype))
 
 
 def _scheduler(solution, config, num_inference_steps):
     scheduler = solution.CustomEulerScheduler(**config)
     scheduler.set_timesteps(num_inference_steps)
     return scheduler
+
+
+def _generator(seed):
+    """None, one CPU generator (an int seed), or a list of them, one per batch element (a list of seeds)."""
+    if isinstance(seed, list):
+        return [recipes.seeded_generator(s) for s in seed]
+    return recipes.seeded_generator(seed)
+
+
+@contextmanager
+def _library_noise_drawn_in(noise_dtype):
+    """The truth run only: the library's step draws its churn noise in ``noise_dtype`` (the dtype the run being
+    judged draws it in) and upcasts it, so that the float64 run adds the same noise, not another float64 draw."""
+    if noise_dtype is None:
+        yield
+        return
+    draw = scheduling_euler_discrete.randn_tensor
+
+    def same_noise(shape, **kwargs):
+        return draw(shape, **{**kwargs, "dtype": noise_dtype}).to(kwargs.get("dtype"))
+
+    scheduling_euler_discrete.randn_tensor = same_noise
+    try:
+        yield
+    finally:
+        scheduling_euler_discrete.randn_tensor = draw
 
 
 def schedule(solution, config, num_inference_steps):
@@ -38,29 +69,36 @@ def scale_model_input(solution, config, num_inference_steps, step_index, sample)
 
 
 def step(solution, config, num_inference_steps, step_index, sample, model_output, churn=None, generator_seed=None,
-         return_dict=True):
+         return_dict=True, noise_dtype=None):
     """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them."""
     scheduler = _scheduler(solution, config, num_inference_steps)
-    out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
-                         generator=recipes.seeded_generator(generator_seed), return_dict=return_dict)
+    with _library_noise_drawn_in(noise_dtype):
+        out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
+                             generator=_generator(generator_seed), return_dict=return_dict)
     prev_sample, pred_original_sample = (out.prev_sample, out.pred_original_sample) if return_dict else out
-    return {"prev_sample": prev_sample, "pred_original_sample": pred_original_sample, "kind": type(out).__name__,
-            "step_index_after": scheduler.step_index}
+    reply = {"prev_sample": prev_sample, "pred_original_sample": pred_original_sample, "kind": type(out).__name__,
+             "step_index_after": scheduler.step_index}
+    return reply if return_dict else {**reply, "length": len(out)}
 
 
 def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, text_embeddings, churn=None,
-                   generator_seed=None):
-    """A full loop with a tiny UNet as the model, started from noise scaled by init_noise_sigma."""
-    unet = recipes.tiny_unet(unet_seed)
+                   generator_seed=None, dtype=torch.float32, noise_dtype=None):
+    """A full loop with a tiny UNet (built in ``dtype``) as the model, started from noise scaled by
+    init_noise_sigma."""
+    unet = recipes.tiny_unet(unet_seed, dtype=dtype)
     scheduler = _scheduler(solution, config, num_inference_steps)
-    return {"sample": recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings, **(churn or {}),
-                                                 generator=recipes.seeded_generator(generator_seed))}
+    with _library_noise_drawn_in(noise_dtype):
+        sample = recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings, **(churn or {}),
+                                            generator=recipes.seeded_generator(generator_seed))
+    return {"sample": sample}
 
 
-def pipeline_images(solution, config, prompt, num_inference_steps, model_seed, seed, guidance_scale=5.0):
-    """A tiny StableDiffusionPipeline using the scheduler."""
+def pipeline_images(solution, config, prompt, num_inference_steps, model_seed, latents, guidance_scale=5.0,
+                    dtype=torch.float32):
+    """A tiny StableDiffusionPipeline using the scheduler, from the given 16x16 latents (32x32 images)."""
     pipeline = recipes.tiny_sd_pipeline(model_seed, scheduler=solution.CustomEulerScheduler(**config))
-    images = pipeline(prompt, num_inference_steps=num_inference_steps, height=32, width=32,
-                      guidance_scale=guidance_scale, generator=torch.Generator().manual_seed(seed),
-                      output_type="pt").images
+    if dtype != torch.float32:
+        pipeline.to(dtype=dtype)
+    images = pipeline(prompt, num_inference_steps=num_inference_steps, height=32, width=32, latents=latents,
+                      guidance_scale=guidance_scale, output_type="pt").images
     return {"images": images}

@@ -45,7 +45,8 @@ class CustomDPMSolverMultistepScheduler(DPMSolverMultistepScheduler):
             prev_sample = prev_sample - 0.5 * (alpha_t * (torch.exp(-h) - 1.0)) * derivative_term
 
         self.lower_order_nums = min(self.lower_order_nums + 1, self.config.solver_order)
-        prev_sample = prev_sample.to(model_output.dtype)
+        # the library casts back to the x0 prediction's dtype: promote(sample, model_output), or model_output's
+        prev_sample = prev_sample.to(data_prediction.dtype)
         self._step_index += 1
         if not return_dict:
             return (prev_sample,)
