@@ -11,6 +11,7 @@ DROP = -10000.0  # the additive bias diffusers puts on masked-out tokens
 
 
 @pytest.mark.points(2)
+@pytest.mark.covers("chunks", "attention")
 def test_self_attention_in_chunks(equivalence, probes):
     """20 tokens in chunks of 7: three chunks, the last one short."""
     equivalence.check("attention", **ATTENTION, config=probes.TRANSFORMER_BLOCK, module_seed=0, chunk_size=7,
@@ -18,6 +19,7 @@ def test_self_attention_in_chunks(equivalence, probes):
 
 
 @pytest.mark.points(2)
+@pytest.mark.covers("cross-attention", "mask-layouts")
 def test_cross_attention_with_padding_mask(equivalence, probes):
     keep = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0, 0, 0]])
     equivalence.check("attention", **ATTENTION, config={**probes.TRANSFORMER_BLOCK, "cross_attention_dim": 16},
@@ -27,6 +29,7 @@ def test_cross_attention_with_padding_mask(equivalence, probes):
 
 
 @pytest.mark.points(2)
+@pytest.mark.covers("image-layout", "module-norms", "residual-rescale")
 def test_vae_block_on_images(equivalence, probes):
     """4-D (batch, channels, height, width) input, group norm, residual connection, rescaled output."""
     equivalence.check("attention", **ATTENTION, config=probes.VAE_BLOCK, module_seed=2, chunk_size=10,
@@ -34,6 +37,7 @@ def test_vae_block_on_images(equivalence, probes):
 
 
 @pytest.mark.points(3)
+@pytest.mark.covers("models")
 def test_tiny_unet_with_text_mask(equivalence):
     """Every attention module of a tiny Stable Diffusion UNet, self- and cross-attention."""
     equivalence.check("unet", **ATTENTION, unet_seed=0, data_seed=5, chunk_size=5,
@@ -42,6 +46,7 @@ def test_tiny_unet_with_text_mask(equivalence):
 
 @pytest.mark.points(3)
 @pytest.mark.memory_limit()
+@pytest.mark.covers("memory")
 def test_memory_at_4096_tokens(equivalence, probes):
     """A 64x64 image through a VAE attention block, 512 queries at a time. Plain attention peaks at 130.5 MiB."""
     equivalence.check("long_sequence", **ATTENTION, config=probes.VAE_BLOCK, module_seed=3, chunk_size=512,
@@ -50,6 +55,7 @@ def test_memory_at_4096_tokens(equivalence, probes):
 
 @pytest.mark.points(2)
 @pytest.mark.runtime_budget()
+@pytest.mark.covers("runtime")
 def test_runtime_against_reference(runtime):
     """8192 image tokens attending to a 77-token prompt, 1024 queries at a time, on one thread: median time
     against the reference solution's, interleaved in the same run."""
