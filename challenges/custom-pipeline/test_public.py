@@ -2,22 +2,27 @@
 
 import pytest
 
-IMAGES = dict(rtol=1e-5, atol=1e-4)
+# Images are judged against a float64 run of the same pipeline (same noise, drawn in float32): within 4x the
+# library's own error there (measured 1e-7 to 1e-6 on [0, 1] images), so float64 arithmetic passes too.
+TRUTH = dict(truth_inputs={"dtype": "float64"})
 
 
 @pytest.mark.points(3)
+@pytest.mark.covers("prompt-embeddings", "guidance", "initial-noise", "denoising-loop", "output-type")
 def test_generate(equivalence):
-    equivalence.check("generate", **IMAGES, model_seed=1, scheduler="ddim", prompt="a photo of a cat", seed=3,
-                      num_inference_steps=2, guidance_scale=5.0)
+    equivalence.check_against_truth("generate", **TRUTH, model_seed=1, scheduler="ddim", prompt="a photo of a cat",
+                                    seed=3, num_inference_steps=2, guidance_scale=5.0, output_type="pt")
 
 
 @pytest.mark.points(3)
+@pytest.mark.covers("callback")
 def test_callback_replaces_latents(equivalence):
-    equivalence.check("callback", **IMAGES, model_seed=2, scheduler="ddim", prompt="a red house", seed=4,
-                      num_inference_steps=3, edit_step=1, factor=0.5)
+    equivalence.check_against_truth("callback", **TRUTH, model_seed=2, scheduler="ddim", prompt="a red house", seed=4,
+                                    num_inference_steps=3, edit_step=1, factor=0.5)
 
 
 @pytest.mark.points(4)
+@pytest.mark.covers("registered-components", "safetensors-only", "from-pretrained")
 def test_save_and_load_round_trip(equivalence):
-    equivalence.check("round_trip", **IMAGES, model_seed=3, scheduler="ddim", prompt="a photo of a dog", seed=5,
-                      num_inference_steps=2)
+    equivalence.check_against_truth("round_trip", **TRUTH, model_seed=3, scheduler="ddim", prompt="a photo of a dog",
+                                    seed=5, num_inference_steps=2)

@@ -14,6 +14,7 @@ ORACLE = SimpleNamespace(IPAdapterAttnProcessor=IPAdapterAttnProcessor2_0)
 QUERY_DIM, HEADS, HEAD_DIM = 64, 4, 16
 TEXT_TOKENS = 7
 IMAGE_EMBED_DIM = 16
+SPATIAL_NORM_DIM = 8
 CONDITIONING = recipes.TEXT_DIM  # width of the text and image tokens
 
 
@@ -26,33 +27,74 @@ def _ip_weights(seed, count, hidden_size, cross_attention_dim):
 
 
 def _processor(solution, seed, hidden_size, num_tokens, scales):
+    """``scales`` is a list (one per adapter) or a float (for every adapter), passed on as it is."""
     processor = solution.IPAdapterAttnProcessor(hidden_size, cross_attention_dim=CONDITIONING,
                                                 num_tokens=num_tokens, scale=scales)
     processor.load_state_dict(_ip_weights(seed, len(num_tokens), hidden_size, CONDITIONING))
     return processor
 
 
-def layer_inputs(seed, batch=2, tokens=(4,), images=1, spatial=False):
-    """Query-side hidden states (tokens, or a (B, C, H, W) map), text tokens and per-adapter image tokens."""
-    shape = (batch, QUERY_DIM, 4, 4) if spatial else (batch, 16, QUERY_DIM)
+def _scale_list(processor) -> dict:
+    """What the processor keeps in ``self.scale``: a list with one float per adapter."""
+    return {"scale_is_list": isinstance(processor.scale, list), "scale": [float(s) for s in processor.scale]}
+
+
+def layer_inputs(seed, batch=2, tokens=(4,), images=1, spatial=False, height=4, width=4):
+    """Query-side hidden states (16 tokens, or a (B, C, height, width) map), text tokens and per-adapter image
+    tokens, (B, images, tokens, D), or (B, tokens, D) when ``images`` is None."""
+    shape = (batch, QUERY_DIM, height, width) if spatial else (batch, 16, QUERY_DIM)
+    image_shape = (lambda count: (batch, count, CONDITIONING)) if images is None else \
+        (lambda count: (batch, images, count, CONDITIONING))
     return dict(hidden_states=recipes.seeded_randn(shape, seed),
                 text_states=recipes.seeded_randn((batch, TEXT_TOKENS, CONDITIONING), seed + 1),
-                image_states=[recipes.seeded_randn((batch, images, count, CONDITIONING), seed + 2 + index)
+                image_states=[recipes.seeded_randn(image_shape(count), seed + 2 + index)
                               for index, count in enumerate(tokens)])
+
+
+# The Attention module's options the processor must honour, by name: constructor arguments, and whether the
+# module then needs a ``temb`` (spatial_norm conditions on it).
+MODULE_OPTIONS = {
+    "plain": {},
+    "group-norm": {"norm_num_groups": 8},
+    "spatial-norm": {"spatial_norm_dim": SPATIAL_NORM_DIM},
+    "norm-cross": {"cross_attention_norm": "layer_norm"},
+}
+
+
+def spatial_temb(seed, batch=2, size=2):
+    """The conditioning map a spatial_norm module gets as ``temb`` (upsampled to the hidden map's size)."""
+    return recipes.seeded_randn((batch, SPATIAL_NORM_DIM, size, size), seed)
 
 
 @torch.no_grad()
 def attention_layer(solution, seed, scales, hidden_states, text_states, image_states, attention_mask=None,
-                    residual_connection=False, rescale_output_factor=1.0):
-    """One diffusers ``Attention`` module (seeded) whose processor is the IP-Adapter one."""
+                    residual_connection=False, rescale_output_factor=1.0, module="plain", temb=None):
+    """One diffusers ``Attention`` module (seeded, with the options ``MODULE_OPTIONS[module]``) whose processor is
+    the IP-Adapter one; the output, and the processor's ``scale``."""
     torch.manual_seed(seed)
     attn = Attention(QUERY_DIM, cross_attention_dim=CONDITIONING, heads=HEADS, dim_head=HEAD_DIM,
-                     residual_connection=residual_connection, rescale_output_factor=rescale_output_factor).eval()
+                     residual_connection=residual_connection, rescale_output_factor=rescale_output_factor,
+                     **MODULE_OPTIONS[module]).eval()
     num_tokens = [states.shape[-2] for states in image_states]
-    attn.set_processor(_processor(solution, seed + 100, QUERY_DIM, num_tokens, scales))
+    processor = _processor(solution, seed + 100, QUERY_DIM, num_tokens, scales)
+    attn.set_processor(processor)
+    extra = {} if temb is None else {"temb": temb}
     output = attn(hidden_states, encoder_hidden_states=(text_states, list(image_states)),
-                  attention_mask=attention_mask)
-    return {"output": output}
+                  attention_mask=attention_mask, **extra)
+    return {"output": output, **_scale_list(processor)}
+
+
+@torch.no_grad()
+def default_processor(solution, seed, hidden_states, text_states, image_states):
+    """A processor built with its defaults (``num_tokens`` and ``scale`` left out), its one adapter's weights
+    loaded, in one ``Attention`` module: the output, the processor's ``scale`` and how many adapters it has."""
+    torch.manual_seed(seed)
+    attn = Attention(QUERY_DIM, cross_attention_dim=CONDITIONING, heads=HEADS, dim_head=HEAD_DIM).eval()
+    processor = solution.IPAdapterAttnProcessor(QUERY_DIM, cross_attention_dim=CONDITIONING)
+    processor.load_state_dict(_ip_weights(seed + 100, 1, QUERY_DIM, CONDITIONING))
+    attn.set_processor(processor)
+    output = attn(hidden_states, encoder_hidden_states=(text_states, list(image_states)))
+    return {"output": output, "adapters": len(processor.to_k_ip), **_scale_list(processor)}
 
 
 @torch.no_grad()

@@ -16,6 +16,12 @@ CROSS_ATTENTION_PROJECTIONS = ("to_q", "to_k", "to_v", "to_out.0")
 BATCH = 2
 TRAINING_STEPS = 3
 LEARNING_RATE = 1e-3
+# Seeded LoRA weights: A with standard deviation in_features ** -0.5 (B A x then has the size of x), B ten times
+# smaller, so the update is a tenth of the layer's input times alpha / rank, as after some fine-tuning. With B
+# as large as A, the update outweighs the frozen layer several times over at alpha / rank = 2 to 3.75, attention
+# logits grow with its square, and the UNet's output and its training magnify fp32 rounding erratically
+# (measured up to 6x the library's own error against float64, between two correct implementations).
+B_FILL = 0.1
 
 
 def _peft_cross_attention_lora(unet, rank, alpha):
@@ -47,7 +53,7 @@ def fill_lora_weights(unet, seed):
         module, role = name.split(".lora_")[0], "A" if ".lora_A" in name else "B"
         fan_in = parameter.shape[1]
         value = recipes.seeded_randn(parameter.shape, seed + zlib.crc32(f"{module}.{role}".encode()),
-                                     parameter.dtype, scale=fan_in**-0.5)
+                                     parameter.dtype, scale=fan_in**-0.5 * (B_FILL if role == "B" else 1.0))
         with torch.no_grad():
             parameter.copy_(value)
 
@@ -71,9 +77,16 @@ def _lora_unet(solution, unet_seed, rank, alpha, fill_seed=None, sdxl=False):
     return unet
 
 
-def _sample(unet, data_seed):
+def _cast(value, dtype):
+    """``value`` (a tensor, or a dict of them) with its floating tensors in ``dtype``."""
+    if isinstance(value, dict):
+        return {key: _cast(item, dtype) for key, item in value.items()}
+    return value.to(dtype) if isinstance(value, torch.Tensor) and value.dtype.is_floating_point else value
+
+
+def _sample(unet, data_seed, dtype=torch.float32):
     with torch.no_grad():
-        return unet(**unet_inputs(unet, data_seed)).sample
+        return unet(**_cast(unet_inputs(unet, data_seed), dtype)).sample
 
 
 # -- probes --------------------------------------------------------------------------------------------------
@@ -84,8 +97,8 @@ def adapted_modules(solution, unet_seed, rank, alpha, sdxl=False):
     return {"adapted_modules": sorted({name.split(".lora_")[0] for name in names})}
 
 
-def frozen_weights(solution, unet_seed, rank, alpha):
-    unet = recipes.tiny_unet(unet_seed)
+def frozen_weights(solution, unet_seed, rank, alpha, sdxl=False):
+    unet = recipes.tiny_unet(unet_seed, sdxl=sdxl)
     originals = dict(unet.named_parameters())
     solution.add_cross_attention_lora(unet, rank, alpha)
     kept = {id(parameter) for parameter in unet.parameters()}
@@ -98,22 +111,33 @@ def trainable_count(solution, unet_seed, rank, alpha, sdxl=False):
     return {"trainable_parameters": sum(p.numel() for p in unet.parameters() if p.requires_grad)}
 
 
+def initial_lora(solution, unet_seed, rank, alpha, sdxl=False):
+    """The LoRA weights as initialised: the adapted modules whose A is all zero, and those whose B is not."""
+    unet = _lora_unet(solution, unet_seed, rank, alpha, sdxl=sdxl)
+    weights = {role: {name.split(".lora_")[0]: parameter.detach() for name, parameter in unet.named_parameters()
+                      if f".lora_{role}" in name} for role in "AB"}
+    return {"modules_with_zero_A": sorted(module for module, a in weights["A"].items() if not a.any()),
+            "modules_with_nonzero_B": sorted(module for module, b in weights["B"].items() if b.any())}
+
+
 def unet_output(solution, unet_seed, rank, alpha, data_seed, fill_seed=None, sdxl=False):
     """The adapted UNet's output: as initialised (fill_seed None) or with seeded non-zero LoRA weights."""
     return {"sample": _sample(_lora_unet(solution, unet_seed, rank, alpha, fill_seed, sdxl), data_seed)}
 
 
-def training(solution, unet_seed, rank, alpha, data_seed, fill_seed):
-    """A few AdamW steps over ALL the UNet's parameters, in train mode: frozen ones must not move."""
+def training(solution, unet_seed, rank, alpha, data_seed, fill_seed, dtype=torch.float32):
+    """A few AdamW steps over ALL the UNet's parameters, in train mode: frozen ones must not move. The float64
+    truth (``dtype``) casts the adapted, filled UNet (the same Parameter objects) and trains it in fp64."""
     unet = recipes.tiny_unet(unet_seed)
     originals = dict(unet.named_parameters())
     original_values = {name: parameter.detach().clone() for name, parameter in originals.items()}
     solution.add_cross_attention_lora(unet, rank, alpha)
     fill_lora_weights(unet, fill_seed)
+    unet.to(dtype)
     lora_values = {n: p.detach().clone() for n, p in unet.named_parameters() if ".lora_" in n}
 
-    inputs = unet_inputs(unet, data_seed)
-    target = recipes.seeded_randn((BATCH, 4, 8, 8), data_seed + 3)
+    inputs = _cast(unet_inputs(unet, data_seed), dtype)
+    target = recipes.seeded_randn((BATCH, 4, 8, 8), data_seed + 3, dtype)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=LEARNING_RATE)
     losses = []
     unet.train()
@@ -125,11 +149,11 @@ def training(solution, unet_seed, rank, alpha, data_seed, fill_seed):
         losses.append(loss.detach())
     unet.eval()
 
-    return {"changed_original_weights": sorted(n for n, p in originals.items()
-                                               if not torch.equal(p.detach(), original_values[n])),
+    return {"changed_original_weights": sorted(n for n, p in originals.items() if not torch.equal(
+                p.detach().to(original_values[n].dtype), original_values[n])),
             "lora_weights_changed": any(not torch.equal(p.detach(), lora_values[n])
                                         for n, p in unet.named_parameters() if n in lora_values),
-            "losses": torch.stack(losses), "sample_after_training": _sample(unet, data_seed)}
+            "losses": torch.stack(losses), "sample_after_training": _sample(unet, data_seed, dtype)}
 
 
 def adapter_metadata(tensors, rank, alpha) -> dict:
@@ -149,18 +173,24 @@ def state_dict(solution, unet_seed, rank, alpha, fill_seed, sdxl=False):
     return {"state_dict": get_peft_model_state_dict(fresh, adapter_name="loaded")}
 
 
-def _images(pipeline, prompt, seed):
-    return pipeline(prompt, num_inference_steps=2, height=32, width=32, guidance_scale=5.0,
-                    generator=torch.Generator().manual_seed(seed), output_type="pt").images
+def _images(pipeline, prompt, seed, dtype):
+    """Two DDIM steps (eta 0: no noise drawn) from seeded initial latents, drawn in fp32 and cast, so that the
+    float64 truth starts from the same latents (a generator draws other numbers in fp64)."""
+    pipeline.to(dtype)
+    latents = recipes.seeded_randn((1, 4, 16, 16), seed, dtype)
+    return pipeline(prompt, num_inference_steps=2, height=32, width=32, guidance_scale=5.0, latents=latents,
+                    output_type="pt").images
 
 
-def round_trip(solution, model_seed, rank, alpha, fill_seed, prompt, seed):
+def round_trip(solution, model_seed, rank, alpha, fill_seed, prompt, seed, dtype=torch.float32):
     """Images of a tiny pipeline with the solution's LoRA, and of a fresh pipeline into which
-    ``load_lora_weights`` loaded what ``save_lora_weights`` wrote from ``lora_state_dict``."""
+    ``load_lora_weights`` loaded what ``save_lora_weights`` wrote from ``lora_state_dict``. Everything is
+    built in fp32; the float64 truth (``dtype``) casts each pipeline right before it runs (the weights it saves
+    and loads hold fp32 values either way)."""
     pipeline = recipes.tiny_sd_pipeline(model_seed)
     solution.add_cross_attention_lora(pipeline.unet, rank, alpha)
     fill_lora_weights(pipeline.unet, fill_seed)
-    images = _images(pipeline, prompt, seed)
+    images = _images(pipeline, prompt, seed, dtype)
 
     tensors = dict(solution.lora_state_dict(pipeline.unet))
     fresh = recipes.tiny_sd_pipeline(model_seed)
@@ -168,7 +198,7 @@ def round_trip(solution, model_seed, rank, alpha, fill_seed, prompt, seed):
         StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=tensors,
                                                   unet_lora_adapter_metadata=adapter_metadata(tensors, rank, alpha))
         fresh.load_lora_weights(folder)
-    return {"images": images, "reloaded_images": _images(fresh, prompt, seed)}
+    return {"images": images, "reloaded_images": _images(fresh, prompt, seed, dtype)}
 
 
 # -- checks the grader runs on replies (not probes) -----------------------------------------------------------
