@@ -121,7 +121,7 @@ def main() -> None:
     # Hidden inputs come from each run's secret seed, so a mutant may lose a different number of points.
     first = next(iter(scores.values()))
     differing = sorted(s for s in kinds if len({run_scores[s] for run_scores in scores.values()}) > 1)
-    full = sum(score == 34 for score in first.values())
+    full = sum(score == get_challenge(SLUG).meta.points for score in first.values())
     print(f"\nfull marks: {full}/{args.count}; students scored differently between runs: "
           f"{', '.join(f'{s} ({kinds[s]})' for s in differing) or 'none'}")
     print(f"{'mode':36} {'wall s':>8} {'s/submission':>13} {'CPU s':>8} {'CPU s/submission':>17}")
