@@ -30,7 +30,14 @@ from pytest_diffchallenge.faults import (
     WorkerDied,
     WorkerStartFailed,
 )
-from pytest_diffchallenge.processes import cpu_seconds, kill_children, kill_tree, reset_high_water_mark, resident_bytes
+from pytest_diffchallenge.processes import (
+    children,
+    cpu_seconds,
+    kill_children,
+    kill_tree,
+    reset_high_water_mark,
+    resident_bytes,
+)
 from pytest_diffchallenge.sandboxing import SANDBOX_BEST_EFFORT, SANDBOX_OFF, checked_layers, require, worker_request
 from pytest_diffchallenge.spawning import WorkerProcess, spawn_worker  # the worker template's fork, or Popen
 from pytest_diffchallenge.staging import copy_submission
@@ -72,6 +79,7 @@ class WorkerClient:
         self.test_cpu = 0.0
         self.wall_deadline: float | None = None
         self.process: WorkerProcess | None = None
+        self.older_children: set[int] = set()  # e.g. multiprocessing's fork server: not this worker's orphans
         self.workdir: Path | None = None
         self.peak_rss = 0
         self.group: WorkerGroup | None = None
@@ -134,6 +142,7 @@ class WorkerClient:
                    "--threads", str(self.threads), "--read-fd", str(worker_read), "--write-fd", str(worker_write),
                    "--address-space", str(address_space), "--max-processes", str(MAX_PROCESSES),
                    "--sandbox", worker_request(self.sandbox)]
+        self.older_children = children()
         self.group, self.group_state = WorkerGroup.create(
             f"worker-{os.getpid()}-{secrets.token_hex(4)}", max_processes=MAX_PROCESSES,
             memory_limit=self.memory_limit + GROUP_MEMORY_MARGIN if self.memory_limit else 0)
@@ -177,7 +186,8 @@ class WorkerClient:
         kill_tree(self.process.pid)
         self.process.wait()
         WorkerClient.live_pids.discard(self.process.pid)
-        kill_children(WorkerClient.live_pids)  # descendants re-parented to this session (a subreaper)
+        # The worker's descendants that were re-parented to this session (a subreaper).
+        kill_children(self.older_children | WorkerClient.live_pids)
         for fd in (self.inbox, self.outbox):
             try:
                 os.close(fd)

@@ -40,6 +40,12 @@ def parents() -> dict[int, int]:
     return found
 
 
+def children() -> set[int]:
+    """This process's live children."""
+    me = os.getpid()
+    return {pid for pid, parent in parents().items() if parent == me}
+
+
 def descendants(root: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, parent in parents().items():
@@ -95,11 +101,9 @@ def kill_tree(root: int, *, include_root: bool = True) -> None:
 
 def kill_children(spare: set[int]) -> None:
     """Kill every child of this process (and its tree) but those in ``spare``: re-parented orphans."""
-    me = os.getpid()
-    for pid, parent in parents().items():
-        if parent == me and pid not in spare:
-            kill_tree(pid)
-            _reap(pid)
+    for pid in children() - spare:
+        kill_tree(pid)
+        _reap(pid)
 
 
 def resident_bytes(pid: int, field: str = "VmRSS") -> int:

@@ -115,7 +115,6 @@ class RunningTemplate:
             assert self.grader.stdin is not None
             self.grader.stdin.close()
             self.grader.wait(60)
-        WorkerClient.live_pids.discard(self.grader.pid)
 
 
 def start_template() -> RunningTemplate:
@@ -123,7 +122,6 @@ def start_template() -> RunningTemplate:
                               text=True)
     assert grader.stdout is not None
     address, pid = grader.stdout.readline().split()
-    WorkerClient.live_pids.add(grader.pid)  # not a worker, but this session's kill_children must spare it
     return RunningTemplate(grader, address, int(pid))
 
 
@@ -321,6 +319,19 @@ def test_orphans_a_worker_leaves_are_killed_when_it_ends(template, probes, tmp_p
     finally:
         client.stop()
     assert wait_until(lambda: not alive(daemon), timeout=10)
+
+
+def test_the_sessions_other_children_outlive_its_workers(template, probes, tmp_path):
+    """Only orphans are killed: a child the session had before (multiprocessing's fork server, say) lives on."""
+    bystander = subprocess.Popen(["sleep", "120"])
+    try:
+        client = worker(tmp_path, probes)
+        client.start()
+        client.stop()
+        assert bystander.poll() is None and alive(bystander.pid)
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 # -- only the grader's sessions get workers ----------------------------------------------------------------------
