@@ -41,8 +41,10 @@ def seeded_attention(config: dict, seed: int) -> Attention:
 
 
 def _attention_call(solution, config, module_seed, chunk_size, hidden_states, device, **call_inputs):
+    """``chunk_size`` None: the processor is built with no argument, at its default chunk size."""
     module = seeded_attention(config, module_seed).to(device)
-    module.set_processor(solution.ChunkedAttnProcessor(chunk_size=chunk_size))
+    module.set_processor(solution.ChunkedAttnProcessor() if chunk_size is None
+                         else solution.ChunkedAttnProcessor(chunk_size=chunk_size))
     hidden_states = hidden_states.to(device)
     inputs = {name: value.to(device) for name, value in call_inputs.items() if value is not None}
 

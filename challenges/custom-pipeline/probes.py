@@ -185,7 +185,7 @@ def progress_bar(solution, model_seed, prompt, num_inference_steps):
     for enabled in (True, False):
         written = io.StringIO()
         pipeline.set_progress_bar_config(file=written, disable=not enabled, ascii=True, mininterval=0)
-        _call(pipeline, prompt, 0, num_inference_steps=num_inference_steps)
+        _call(pipeline, prompt, 0, num_inference_steps=num_inference_steps, guidance_scale=1.0)
         text = written.getvalue()
         key = "enabled" if enabled else "disabled"
         result.update({f"{key}_finished_bars": text.count(f"{num_inference_steps}/{num_inference_steps} "),

@@ -3,7 +3,7 @@
 import pytest
 
 # Images are judged against a float64 run of the same pipeline (same noise, drawn in float32): within 4x the
-# library's own error there (measured 1e-7 to 1e-6 on [0, 1] images), so float64 arithmetic passes too.
+# library's own error there (measured 4e-7 to 2e-6 on [0, 1] images, 1e-4 on latents), so float64 passes too.
 TRUTH = dict(truth_inputs={"dtype": "float64"})
 
 
@@ -18,7 +18,7 @@ def test_generate(equivalence):
 @pytest.mark.covers("callback")
 def test_callback_replaces_latents(equivalence):
     equivalence.check_against_truth("callback", **TRUTH, model_seed=2, scheduler="ddim", prompt="a red house", seed=4,
-                                    num_inference_steps=3, edit_step=1, factor=0.5)
+                                    num_inference_steps=2, edit_step=1, factor=0.5)
 
 
 @pytest.mark.points(4)

@@ -69,18 +69,37 @@ def scale_factor(solution, vae_kind, model_seed=0):
     return {"vae_scale_factor": int(solution.vae_scale_factor(tiny_vae(vae_kind, model_seed)))}
 
 
-def encode(solution, vae_kind, model_seed, image_seed, batch_size=2, generator_seeds=None, sample=True):
+def scale_factor_of_depth(solution, blocks):
+    """A VAE with ``blocks`` encoder blocks (32 channels each), built for its config only."""
+    vae = AutoencoderKL(block_out_channels=(32,) * blocks, down_block_types=("DownEncoderBlock2D",) * blocks,
+                        up_block_types=("UpDecoderBlock2D",) * blocks, layers_per_block=1)
+    return {"vae_scale_factor": int(solution.vae_scale_factor(vae))}
+
+
+def _optional(**arguments) -> dict:
+    """The keyword arguments that are not None: a None here means 'leave it to the function's default'."""
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def encode(solution, vae_kind, model_seed, image_seed, batch_size=2, generator_seeds=None, sample=None,
+           height=IMAGE_SIZE, width=IMAGE_SIZE, global_seed=None):
+    """``generator_seeds`` None: no generator is passed, and when ``global_seed`` is given torch's global generator
+    is seeded with it just before the call. ``sample`` None: the default is used."""
     vae = tiny_vae(vae_kind, model_seed)
-    images = recipes.seeded_randn((batch_size, 3, IMAGE_SIZE, IMAGE_SIZE), image_seed).clamp(-1, 1)
+    images = recipes.seeded_randn((batch_size, 3, height, width), image_seed).clamp(-1, 1)
+    if global_seed is not None:
+        torch.manual_seed(global_seed)
     with torch.no_grad():
-        latents = solution.encode(vae, images, generator=_generator(generator_seeds), sample=sample)
+        latents = solution.encode(vae, images, **_optional(generator=_generator(generator_seeds), sample=sample))
     return {"latents": latents}
 
 
-def decode(solution, vae_kind, model_seed, latent_seed, batch_size=2):
+def decode(solution, vae_kind, model_seed, latent_seed, batch_size=2, height=IMAGE_SIZE, width=IMAGE_SIZE):
+    """Latents for a ``height`` x ``width`` pixel image."""
     vae = tiny_vae(vae_kind, model_seed)
-    latent_size = IMAGE_SIZE // (2 ** (len(vae.config.block_out_channels) - 1))
-    latents = recipes.seeded_randn((batch_size, vae.config.latent_channels, latent_size, latent_size), latent_seed)
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    latents = recipes.seeded_randn((batch_size, vae.config.latent_channels, height // factor, width // factor),
+                                   latent_seed)
     with torch.no_grad():
         return {"images": solution.decode(vae, latents)}
 
@@ -93,7 +112,11 @@ def unpack(solution, packed, height, width, vae_scale_factor):
     return {"latents": solution.unpack_latents(packed, height, width, vae_scale_factor)}
 
 
-def prepare_packed_latents(solution, vae_kind, batch_size, height, width, generator_seed):
+def prepare_packed_latents(solution, vae_kind, batch_size, height, width, generator_seed=None, global_seed=None):
+    """``generator_seed``: one seed (one generator), a list (one generator per image) or None (no generator passed;
+    torch's global generator seeded with ``global_seed`` just before the call)."""
     vae = tiny_vae(vae_kind, 0)
+    if global_seed is not None:
+        torch.manual_seed(global_seed)
     return {"latents": solution.prepare_packed_latents(vae, batch_size, height, width,
-                                                       generator=_generator(generator_seed))}
+                                                       **_optional(generator=_generator(generator_seed)))}

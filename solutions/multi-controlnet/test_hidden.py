@@ -49,13 +49,13 @@ def test_loop_broadcasts_a_single_start(equivalence, probes, hidden_seed):
 @pytest.mark.points(3)
 @pytest.mark.covers("schedulers", "guess-mode", "float-or-list", "per-net-window")
 def test_loop_guess_mode_broadcasts_a_single_end(equivalence, probes, hidden_seed):
-    # 4 steps; a list of starts, a float end on a step boundary (equality included): net 1 keeps step 2,
-    # net 2 steps 0 to 2
+    # 3 steps; a list of starts, a float end on a step boundary (2 / 3 is the very float (1 + 1) / 3 is, so
+    # equality is included): net 1 keeps step 1, net 2 steps 0 and 1
     equivalence.check_against_truth("denoising_loop", **TRUTH, model_seed=hidden_seed % 983, scheduler="ddim",
-                                    num_inference_steps=4, guidance_scale=6.0, guess_mode=True,
+                                    num_inference_steps=3, guidance_scale=6.0, guess_mode=True,
                                     controlnet_conditioning_scale=[0.7, _fraction(hidden_seed, 0.8, 1.3)],
-                                    control_guidance_start=[_fraction(hidden_seed, 0.3, 0.45), 0.0],
-                                    control_guidance_end=0.75, **probes.loop_inputs(hidden_seed))
+                                    control_guidance_start=[_fraction(hidden_seed, 0.2, 0.3), 0.0],
+                                    control_guidance_end=2 / 3, **probes.loop_inputs(hidden_seed))
 
 
 @pytest.mark.points(2)

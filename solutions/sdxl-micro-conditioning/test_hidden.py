@@ -10,8 +10,9 @@ PROMPTS = ["an astronaut riding a horse", "a bowl of ramen", "the old lighthouse
 
 
 def size(seed, offset=0):
-    """A (height, width) pair, usually not square: multiples of 64 up to 1024, exact in every dtype tested."""
-    return [64 * (1 + (seed + offset) % 16), 64 * (1 + (seed // 16 + offset) % 16)]
+    """A (height, width) pair, never square: multiples of 64 up to 1024, exact in every dtype tested."""
+    height = (seed + offset) % 16
+    return [64 * (1 + height), 64 * (1 + (height + 1 + (seed // 16) % 15) % 16)]
 
 
 def prompt(seed, offset=0):
