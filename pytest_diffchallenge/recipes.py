@@ -7,7 +7,10 @@ machine: fp32 initialisation differs between CPU instruction sets.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
+from collections.abc import Iterator
 
 import torch
 
@@ -26,6 +29,30 @@ def exact_float32(device: str) -> None:
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+
+@contextlib.contextmanager
+def library_noise_drawn_in(drawn_in: torch.dtype) -> Iterator[None]:
+    """For a float64 truth run: torch draws other normal numbers in float64 than in float32, so diffusers'
+    ``randn_tensor`` (initial latents, eta and ancestral steps) draws in ``drawn_in``, the dtype the run being judged
+    draws in, and casts: the truth sees the very noise of that run."""
+    from diffusers.utils import torch_utils
+
+    original = torch_utils.randn_tensor
+
+    def same_noise(shape, generator=None, device=None, dtype=None, layout=None):
+        noise = original(shape, generator=generator, device=device, dtype=drawn_in, layout=layout)
+        return noise if dtype is None else noise.to(dtype)
+
+    modules = [module for name, module in list(sys.modules.items())
+               if name.startswith("diffusers") and vars(module).get("randn_tensor") is original]
+    for module in modules:
+        module.randn_tensor = same_noise  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.randn_tensor = original  # type: ignore[attr-defined]
 
 
 def _seeded(seed: int):

@@ -17,6 +17,19 @@ collect_ignore = ["toy-bank", "hostile"]  # graded as data by the tests, never c
 
 
 @pytest.fixture
+def toy_bank(tmp_path, monkeypatch):
+    """A bank of the toy challenge and its hidden test, with a time limit that survives a loaded machine."""
+    root = tmp_path / "bank"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(TOY, root / "challenges" / "toy-challenge", ignore=ignore)
+    shutil.copytree(TOY_BANK / "solutions" / "toy-challenge", root / "solutions" / "toy-challenge", ignore=ignore)
+    metadata = root / "challenges" / "toy-challenge" / "challenge.toml"
+    metadata.write_text(metadata.read_text().replace("timeout_s = 5", "timeout_s = 60"))
+    monkeypatch.setenv("DIFFCHALLENGE_BANK", str(root))
+    return root
+
+
+@pytest.fixture
 def grade_toy(tmp_path):
     """Grade a file from tests/hostile/ as the toy challenge's solution.py; return the verdict."""
 

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, TOY, TOY_BANK
+from conftest import HOSTILE
 
 from diffchallenge import batch, cli, grading
 from diffchallenge.bank.challenges import all_challenges, get_challenge
@@ -18,19 +18,6 @@ from pytest_diffchallenge.verdict import Reason, Status, TestRecord, Verdict, re
 
 CORRECT = (HOSTILE / "correct.py").read_text()
 LIST_COLUMNS = ["slug", "title", "domain", "difficulty", "points", "GPU variant", "mutation score"]
-
-
-@pytest.fixture
-def toy_bank(tmp_path, monkeypatch):
-    """A bank holding the toy challenge and its hidden test, with a time limit that survives a loaded machine."""
-    root = tmp_path / "bank"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(TOY, root / "challenges" / "toy-challenge", ignore=ignore)
-    shutil.copytree(TOY_BANK / "solutions" / "toy-challenge", root / "solutions" / "toy-challenge", ignore=ignore)
-    metadata = root / "challenges" / "toy-challenge" / "challenge.toml"
-    metadata.write_text(metadata.read_text().replace("timeout_s = 5", "timeout_s = 60"))
-    monkeypatch.setenv("DIFFCHALLENGE_BANK", str(root))
-    return root
 
 
 def is_border(char: str) -> bool:

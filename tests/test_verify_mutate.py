@@ -1,11 +1,9 @@
 """``diffchallenge verify --mutate``: the toy challenge's machine mutants graded by the fork server, and the
 command's record and exit code (with a runner that grades instantly)."""
 
-import shutil
 import tomllib
 
 import pytest
-from conftest import TOY, TOY_BANK
 
 from diffchallenge import batch, cli
 from diffchallenge.bank import mutation, mutation_record
@@ -22,16 +20,10 @@ def scaled_sum(a, b, alpha):
 
 
 @pytest.fixture
-def toy_bank(tmp_path, monkeypatch):
-    root = tmp_path / "bank"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(TOY, root / "challenges" / "toy-challenge", ignore=ignore)
-    shutil.copytree(TOY_BANK / "solutions" / "toy-challenge", root / "solutions" / "toy-challenge", ignore=ignore)
-    metadata = root / "challenges" / "toy-challenge" / "challenge.toml"
-    metadata.write_text(metadata.read_text().replace("timeout_s = 5", "timeout_s = 60"))  # a loaded machine
-    (root / "solutions" / "toy-challenge" / "solution.py").write_text(REFERENCE)
-    monkeypatch.setenv("DIFFCHALLENGE_BANK", str(root))
-    return root
+def toy_bank(toy_bank):
+    """The toy bank, with a reference that has a line no test reaches (the dead line's mutants survive)."""
+    (toy_bank / "solutions" / "toy-challenge" / "solution.py").write_text(REFERENCE)
+    return toy_bank
 
 
 def on_line(mutants, line: int) -> set[str]:

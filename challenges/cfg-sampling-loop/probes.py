@@ -2,13 +2,11 @@
 or the library itself (the oracle, in the grader), so both sides do exactly the same thing."""
 
 import contextlib
-import sys
 from types import SimpleNamespace
 
 import torch
 from diffusers import DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, StableDiffusionPipeline
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
-from diffusers.utils import torch_utils
 
 from pytest_diffchallenge import recipes
 
@@ -40,28 +38,6 @@ def rescale(solution, noise_cfg, noise_pred_text, guidance_rescale=None):
     return {"noise_cfg": solution.rescale_noise_cfg(noise_cfg, noise_pred_text, **options)}
 
 
-@contextlib.contextmanager
-def _noise_in_float32():
-    """For the float64 truth run only: torch draws other normal numbers in float64 than in float32, so the
-    library's randn_tensor (initial latents, eta and ancestral steps) draws in float32 and casts, and the
-    truth sees the very noise of the float32 run."""
-    original = torch_utils.randn_tensor
-
-    def randn_float32(shape, generator=None, device=None, dtype=None, layout=None):
-        noise = original(shape, generator=generator, device=device, dtype=torch.float32, layout=layout)
-        return noise if dtype is None else noise.to(dtype)
-
-    modules = [module for name, module in list(sys.modules.items())
-               if name.startswith("diffusers") and vars(module).get("randn_tensor") is original]
-    for module in modules:
-        module.randn_tensor = randn_float32
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.randn_tensor = original
-
-
 # The oracle's last pipeline: the grader's float64 truth run, which follows the oracle's run on the same inputs,
 # takes its components (inference leaves them as built) instead of building them again.
 _LAST_ORACLE_PIPELINE = {}
@@ -88,6 +64,6 @@ def generate(solution, scheduler, model_seed, prompt, seed, spacing="leading", d
     pipeline = _pipeline(solution, model_seed, SCHEDULERS[scheduler](spacing), truth)
     generator = ([torch.Generator().manual_seed(s) for s in seed] if isinstance(seed, list)
                  else torch.Generator().manual_seed(seed))
-    with torch.no_grad(), _noise_in_float32() if truth else contextlib.nullcontext():
+    with torch.no_grad(), recipes.library_noise_drawn_in(torch.float32) if truth else contextlib.nullcontext():
         latents = solution.generate(pipeline, prompt, generator=generator, **options)
     return {"latents": latents}

@@ -4,14 +4,12 @@ or the library itself (the oracle, in the grader), so both sides do exactly the 
 import contextlib
 import io
 import json
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, StableDiffusionPipeline
-from diffusers.utils import torch_utils
 
 from pytest_diffchallenge import recipes
 
@@ -45,30 +43,6 @@ class _LibraryPipeline(StableDiffusionPipeline):
 ORACLE = SimpleNamespace(CustomPipeline=_LibraryPipeline)
 
 
-@contextlib.contextmanager
-def _noise_in_float32(truth):
-    """For the float64 truth run only: torch draws other normal numbers in float64 than in float32, so the
-    library's randn_tensor draws in float32 and casts, and the truth starts from the very noise of the float32 run."""
-    if not truth:
-        yield
-        return
-    original = torch_utils.randn_tensor
-
-    def randn_float32(shape, generator=None, device=None, dtype=None, layout=None):
-        noise = original(shape, generator=generator, device=device, dtype=torch.float32, layout=layout)
-        return noise if dtype is None else noise.to(dtype)
-
-    modules = [module for name, module in list(sys.modules.items())
-               if name.startswith("diffusers") and vars(module).get("randn_tensor") is original]
-    for module in modules:
-        module.randn_tensor = randn_float32
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.randn_tensor = original
-
-
 def _models(model_seed):
     """Fresh seeded tiny models and tokenizer (the scheduler is added by name)."""
     built = recipes.tiny_sd_pipeline(model_seed)
@@ -99,7 +73,7 @@ def _call(pipeline, prompt, seed, dtype="float32", **options):
     """The pipeline's output; ``options`` are passed only when the test names them (the others take the
     pipeline's defaults), except the size: 16 px unless the test names one."""
     options = {"height": SIZE, "width": SIZE, **options}
-    with _noise_in_float32(dtype == "float64"):
+    with recipes.library_noise_drawn_in(torch.float32) if dtype == "float64" else contextlib.nullcontext():
         return pipeline(prompt, generator=torch.Generator().manual_seed(seed), **options)
 
 
@@ -150,7 +124,7 @@ def defaults(solution, model_seed, prompt, seed, num_inference_steps, dtype="flo
                     first_step_latents=callback_kwargs["latents"])
         raise FirstStepDone
 
-    with _noise_in_float32(dtype == "float64"):
+    with recipes.library_noise_drawn_in(torch.float32) if dtype == "float64" else contextlib.nullcontext():
         try:
             pipeline(prompt, generator=torch.Generator().manual_seed(seed), callback_on_step_end=stop)
         except FirstStepDone:

@@ -4,12 +4,11 @@ the library itself (the oracle, in the grader), so both sides do exactly the sam
 ``dtype`` and ``noise_dtype`` parameters are for the float64 truth run (``equivalence.check_against_truth``):
 only the grader passes them; the candidate's run always uses the defaults."""
 
-from contextlib import contextmanager
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import torch
 from diffusers import EulerDiscreteScheduler
-from diffusers.schedulers import scheduling_euler_discrete
 
 from pytest_diffchallenge import recipes
 
@@ -38,25 +37,6 @@ def _generator(seed):
     return recipes.seeded_generator(seed)
 
 
-@contextmanager
-def _library_noise_drawn_in(noise_dtype):
-    """The truth run only: the library's step draws its churn noise in ``noise_dtype`` (the dtype the run being
-    judged draws it in) and upcasts it, so that the float64 run adds the same noise, not another float64 draw."""
-    if noise_dtype is None:
-        yield
-        return
-    draw = scheduling_euler_discrete.randn_tensor
-
-    def same_noise(shape, **kwargs):
-        return draw(shape, **{**kwargs, "dtype": noise_dtype}).to(kwargs.get("dtype"))
-
-    scheduling_euler_discrete.randn_tensor = same_noise
-    try:
-        yield
-    finally:
-        scheduling_euler_discrete.randn_tensor = draw
-
-
 def schedule(solution, config, num_inference_steps):
     scheduler = _scheduler(solution, config, num_inference_steps)
     return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
@@ -72,7 +52,7 @@ def step(solution, config, num_inference_steps, step_index, sample, model_output
          return_dict=True, noise_dtype=None):
     """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them."""
     scheduler = _scheduler(solution, config, num_inference_steps)
-    with _library_noise_drawn_in(noise_dtype):
+    with recipes.library_noise_drawn_in(noise_dtype) if noise_dtype else nullcontext():
         out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
                              generator=_generator(generator_seed), return_dict=return_dict)
     prev_sample, pred_original_sample = (out.prev_sample, out.pred_original_sample) if return_dict else out
@@ -87,7 +67,7 @@ def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, te
     init_noise_sigma."""
     unet = recipes.tiny_unet(unet_seed, dtype=dtype)
     scheduler = _scheduler(solution, config, num_inference_steps)
-    with _library_noise_drawn_in(noise_dtype):
+    with recipes.library_noise_drawn_in(noise_dtype) if noise_dtype else nullcontext():
         sample = recipes.unet_sampling_loop(unet, scheduler, latents, text_embeddings, **(churn or {}),
                                             generator=recipes.seeded_generator(generator_seed))
     return {"sample": sample}
