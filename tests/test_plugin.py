@@ -186,3 +186,26 @@ def test_ordinary_tests_are_left_alone(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "score:" not in result.stdout.str()
+
+
+def test_in_process_a_forbidden_api_refuses_the_submission_not_the_tests_beside_it(mini, pytester):
+    """`--submission solutions/<slug>` holds the hidden tests too: only the solution is candidate code."""
+    make, run = mini
+    solution = "import json\n\ndef double(x):\n    json.dumps(1)\n    return 2 * x\n"
+    make("""
+        import torch
+
+        def test_candidate_calls_it(submission):
+            submission.call("double", x=torch.ones(1))
+    """, hidden="""
+        import json
+
+        def test_the_grader_calls_it(submission):
+            submission.call("nothing")  # the guard is set once the solution is loaded
+            assert json.dumps(1) == "1"
+    """, points=2, solution=solution, metadata='forbidden = ["json.dumps"]\n')
+    (pytester.path / "solutions" / "mini" / "solution.py").write_text(solution)
+    _, verdict = run("--diffchallenge-in-process", "--submission", str(pytester.path / "solutions" / "mini"))
+    candidate, grader = verdict["tests"]
+    assert candidate["status"] == "failed" and "json.dumps is forbidden" in candidate["message"]
+    assert grader["status"] == "passed", grader["message"]

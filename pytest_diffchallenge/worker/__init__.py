@@ -2,7 +2,7 @@
 
 - ``__main__`` and ``start``: start-up: limits, capabilities dropped, then ``serve``;
 - ``serve``: the request loop that imports the submission and runs the challenge's probes;
-- ``guards``: forbidden APIs;
+- ``guards``: forbidden APIs, guarded by what they are; ``identity``: when two functions are the same code;
 - ``confinement``: resource limits and the capabilities a worker gives up;
 - ``sandbox``: the kernel's sandbox (Landlock, seccomp), applied before any candidate code runs;
 - ``memory``: peak tensor memory;
