@@ -8,6 +8,7 @@ rewrites): a digest that differs between secrets is a branch that only some secr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import sys
@@ -21,7 +22,8 @@ DIGEST_FIGURE = "oracle_lines_digest"
 DIGEST_BITS = 52  # exact in a float, as figures are
 
 
-def watched_files(forbidden: list[str]) -> set[str]:
+@functools.cache
+def watched_files(forbidden: tuple[str, ...]) -> frozenset[str]:
     """The source files that define ``forbidden`` (dotted names); those without Python source are skipped."""
     files = set()
     for dotted in forbidden:
@@ -31,13 +33,16 @@ def watched_files(forbidden: list[str]) -> set[str]:
             files.add(inspect.getsourcefile(target) or "")
         except TypeError:  # a C function, like torch's operators
             continue
-    return files - {""}
+    return frozenset(files - {""})
 
 
 @contextmanager
-def lines_reached(files: set[str]) -> Iterator[set[tuple[str, int]]]:
+def lines_reached(files: frozenset[str]) -> Iterator[set[tuple[str, int]]]:
     """Collect ``(file, line)`` for every line run in ``files`` while the block runs (local tracing only)."""
     reached: set[tuple[str, int]] = set()
+    if not files:  # a trace function costs every call, even one that watches nothing
+        yield reached
+        return
 
     def local(frame: FrameType, event: str, arg):
         if event == "line":

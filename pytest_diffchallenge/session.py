@@ -224,7 +224,7 @@ class GradingSession:
         for worker in self.workers.values():
             worker.begin_test(markers.time_limit(item, challenge))
         if self.config.getoption("diffchallenge_trace_oracle"):
-            with branches.lines_reached(branches.watched_files(challenge.meta.forbidden)) as reached:
+            with branches.lines_reached(branches.watched_files(tuple(challenge.meta.forbidden))) as reached:
                 result = yield
             figures.record(branches.DIGEST_FIGURE, branches.digest(reached))
         else:

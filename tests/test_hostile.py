@@ -589,8 +589,10 @@ class LocalHarness:
         challenge = TOY if bank == "toy" else self.timed_bank / "challenges" / SLUG
         spec = {"challenge": self.inside(challenge), "submission": self.inside(submission), "out": self.inside(out),
                 "report": self.inside(report), "grace": LEFTOVER_GRACE_S}
+        # TORCHINDUCTOR_CACHE_DIR: set in this process once a test imports diffusers (torch._inductor sets it): the
+        # grading would make that folder in its private /tmp
         environment = {k: v for k, v in os.environ.items()
-                       if k not in ("TMPDIR", "PYTHONPATH") and not k.startswith("PYTEST_")}
+                       if k not in ("TMPDIR", "PYTHONPATH", "TORCHINDUCTOR_CACHE_DIR") and not k.startswith("PYTEST_")}
         command = [sys.executable, "-B", "-c", INSIDE, json.dumps(spec)]
         if self.overlay:
             layers = [str(part) for mount_point, lowers, upper, work in self.uppers

@@ -53,11 +53,15 @@ def add_time_ids(solution, original_size, crops_coords_top_left, target_size, dt
                                                   _tuple(target_size), **options)}
 
 
-def rejects_mismatched_embedding(solution, projection_dim=16):
+def rejects_mismatched_embedding(solution, projection_dim=16, embedding_inputs=None):
     """A second text encoder whose projection leaves the UNet's added embedding (6 x 8 + 32 = 80 inputs) short
-    (16: 64 inputs) or overfull (48: 96 inputs)."""
+    (16: 64 inputs) or overfull (48: 96 inputs). ``embedding_inputs``: an added embedding that takes that many
+    inputs instead (its first layer replaced; nothing runs it), as wide as SDXL's 2816, say."""
     pipeline = recipes.tiny_sdxl_pipeline(0)
     pipeline.text_encoder_2 = recipes.tiny_text_encoder(3, pipeline.tokenizer_2, projection_dim=projection_dim)
+    if embedding_inputs is not None:
+        embedding = pipeline.unet.add_embedding
+        embedding.linear_1 = torch.nn.Linear(embedding_inputs, embedding.linear_1.out_features)
     try:
         solution.get_add_time_ids(pipeline, (32, 32), (0, 0), (32, 32))
     except ValueError:

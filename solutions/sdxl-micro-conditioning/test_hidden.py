@@ -37,6 +37,13 @@ def test_rejects_mismatched_embedding(equivalence, projection_dim):
     equivalence.check("rejects_mismatched_embedding", rtol=0, atol=0, projection_dim=projection_dim)
 
 
+@pytest.mark.points(1)
+@pytest.mark.covers("size-check")
+def test_accepts_a_matching_embedding_as_wide_as_sdxls(equivalence):
+    """6 x 8 + 2768 = 2816 inputs, as in SDXL: equal sizes beyond Python's small cached ints pass."""
+    equivalence.check("rejects_mismatched_embedding", rtol=0, atol=0, projection_dim=2768, embedding_inputs=2816)
+
+
 @pytest.mark.points(3)
 @pytest.mark.covers("conditioning", "custom-sizes", "forbidden")
 def test_custom_sizes_and_crop(equivalence, hidden_seed):
@@ -49,7 +56,7 @@ def test_custom_sizes_and_crop(equivalence, hidden_seed):
 @pytest.mark.covers("negative-sizes", "time-ids-batching", "prompts")
 def test_negative_micro_conditioning_with_batches(equivalence, hidden_seed):
     equivalence.check("unet_conditioning", **CONDITIONING, model_seed=hidden_seed % 1000,
-                      prompt=[prompt(hidden_seed), prompt(hidden_seed, 1)], num_images_per_prompt=2,
+                      prompt=[prompt(hidden_seed), prompt(hidden_seed, 1)], num_images_per_prompt=3,
                       original_size=size(hidden_seed), negative_original_size=size(hidden_seed, 7),
                       negative_crops_coords_top_left=[hidden_seed % 5, 1 + hidden_seed % 11],
                       negative_target_size=size(hidden_seed, 9))
@@ -79,7 +86,7 @@ def test_negative_crop_defaults_to_zero(equivalence, hidden_seed):
 def test_negative_prompts(equivalence, hidden_seed):
     equivalence.check("unet_conditioning", **CONDITIONING, model_seed=hidden_seed % 1000,
                       prompt=[prompt(hidden_seed), prompt(hidden_seed, 2)], negative_prompt=["blurry", "low quality"],
-                      guidance_scale=3.0 + hidden_seed % 5, height=48, width=32)  # default sizes, not square
+                      guidance_scale=1.1 + hidden_seed % 5 / 10, height=48, width=32)  # on above 1; not square
 
 
 @pytest.mark.points(1)

@@ -43,8 +43,9 @@ def test_encode_mode_flux_shift(equivalence, hidden_seed):
 @pytest.mark.covers("encode-generator-list")
 @pytest.mark.parametrize("vae_kind", ["sd", "flux"])
 def test_encode_one_generator_per_image(equivalence, hidden_seed, vae_kind):
+    # a batch of 4, not 3: the images' batch size and their channel count must not coincide
     equivalence.check("encode", **VAE, vae_kind=vae_kind, model_seed=hidden_seed % 1000, image_seed=hidden_seed,
-                      batch_size=3, generator_seeds=[hidden_seed + i for i in range(3)])
+                      batch_size=4, generator_seeds=[hidden_seed + i for i in range(4)])
 
 
 @pytest.mark.points(1)
