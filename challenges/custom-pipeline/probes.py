@@ -98,12 +98,12 @@ def without_guidance(solution, model_seed, scheduler, prompt, seed, num_inferenc
             for name, scale in (("one", 1.0), ("half", 0.5))}
 
 
-def outputs(solution, model_seed, scheduler, prompt, seed, num_inference_steps, dtype="float32"):
-    """One pipeline, called for output_type="latent" (16 px), then with return_dict=False at 24 x 16 px: the
-    tuple ``(images,)``."""
+def outputs(solution, model_seed, scheduler, prompt, seed, num_inference_steps, output_type, dtype="float32"):
+    """One pipeline, called with ``output_type`` (the test's "latent", a string made at run time as a caller's
+    is, not this module's constant) at 16 px, then with return_dict=False at 24 x 16 px: the tuple ``(images,)``."""
     pipeline = _build(solution, model_seed, scheduler, dtype)
     latents = _call(pipeline, prompt, seed, dtype, num_inference_steps=num_inference_steps,
-                    output_type="latent").images
+                    output_type=output_type).images
     output = _call(pipeline, prompt, seed, dtype, num_inference_steps=num_inference_steps, height=24, width=16,
                    return_dict=False)
     return {"latents": latents, "images": output[0], "is_tuple": isinstance(output, tuple), "length": len(output)}

@@ -46,13 +46,15 @@ def test_euler_with_guidance_rescale(equivalence, hidden_seed):
 
 
 @pytest.mark.points(3)
-@pytest.mark.covers("prompts", "negative-prompt", "images-per-prompt", "schedulers")
+@pytest.mark.covers("prompts", "negative-prompt", "images-per-prompt", "schedulers", "guidance")
 def test_prompt_batch_negative_prompts_and_images_per_prompt(equivalence, hidden_seed):
+    """Guidance between 1 and 2: on."""
     equivalence.check_against_truth("generate", **TRUTH, **SMALL,
                                     scheduler="ddim", model_seed=hidden_seed % 1000,
                                     prompt=[prompt(hidden_seed), prompt(hidden_seed, 1)],
                                     negative_prompt=["blurry", "low quality"], seed=hidden_seed,
-                                    num_images_per_prompt=2, num_inference_steps=2)
+                                    guidance_scale=1.2 + (hidden_seed % 7) / 10, num_images_per_prompt=2,
+                                    num_inference_steps=2)
 
 
 @pytest.mark.points(3)

@@ -20,9 +20,20 @@ def _prompt(seed, offset=0):
 @pytest.mark.points(2)
 @pytest.mark.covers("prompt-embeddings", "negative-prompt", "guidance", "denoising-loop", "forbidden")
 def test_batch_with_negative_prompts(equivalence, hidden_seed):
+    """Three prompts (halves of the batch, not thirds); guidance between 1 and 2 is on."""
     equivalence.check_against_truth("generate", **TRUTH, model_seed=hidden_seed % 997, scheduler="euler",
-                                    prompt=[_prompt(hidden_seed), _prompt(hidden_seed, 1)], seed=hidden_seed,
-                                    num_inference_steps=2, guidance_scale=4.0, negative_prompt=["blurry", "dark"])
+                                    prompt=[_prompt(hidden_seed, offset) for offset in range(3)], seed=hidden_seed,
+                                    num_inference_steps=2, guidance_scale=1.2 + (hidden_seed % 7) / 10,
+                                    negative_prompt=["blurry", "dark", "noisy"])
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("prompt-embeddings")
+def test_a_prompt_longer_than_the_tokenizer_takes(equivalence, hidden_seed):
+    """Over model_max_length (77) tokens: cut to it, as the library's pipelines do."""
+    equivalence.check("generate", **ONE_STEP, model_seed=hidden_seed % 929, scheduler="euler",
+                      prompt=", ".join(_prompt(hidden_seed, offset) for offset in range(24)), seed=hidden_seed,
+                      num_inference_steps=1)
 
 
 @pytest.mark.points(2)
@@ -78,7 +89,7 @@ def test_round_trip_with_euler(equivalence, hidden_seed):
 def test_latent_and_tuple_outputs(equivalence, hidden_seed):
     """output_type="latent"; then return_dict=False, (images,), at 24 x 16 pixels."""
     equivalence.check("outputs", **ONE_STEP, model_seed=hidden_seed % 953, scheduler="euler",
-                      prompt=_prompt(hidden_seed), seed=hidden_seed, num_inference_steps=1)
+                      prompt=_prompt(hidden_seed), seed=hidden_seed, num_inference_steps=1, output_type="latent")
 
 
 @pytest.mark.points(2)
