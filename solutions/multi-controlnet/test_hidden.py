@@ -37,12 +37,13 @@ def test_residuals_default_guess_mode_non_square(equivalence, probes, hidden_see
 @pytest.mark.points(3)
 @pytest.mark.covers("schedulers", "guidance", "float-or-list", "per-net-window")
 def test_loop_broadcasts_a_single_start(equivalence, probes, hidden_seed):
-    # 3 steps; a float start for both nets, a list of ends: net 1 keeps steps 1 and 2, net 2 step 1
+    # 4 steps; a float start for both nets, a list of ends: net 1 keeps steps 1 to 3, net 2 step 1 alone (an end
+    # that drops a step before the last); guidance between 1 and 2 is on
     equivalence.check_against_truth("denoising_loop", **TRUTH, model_seed=hidden_seed % 991, scheduler="euler",
-                                    num_inference_steps=3, guidance_scale=4.0,
+                                    num_inference_steps=4, guidance_scale=_fraction(hidden_seed, 1.2, 1.8),
                                     controlnet_conditioning_scale=[_fraction(hidden_seed, 0.5, 1.5), 0.9],
-                                    control_guidance_start=_fraction(hidden_seed, 0.1, 0.3),
-                                    control_guidance_end=[1.0, _fraction(hidden_seed, 0.7, 0.95)],
+                                    control_guidance_start=_fraction(hidden_seed, 0.1, 0.2),
+                                    control_guidance_end=[1.0, _fraction(hidden_seed, 0.55, 0.7)],
                                     **probes.loop_inputs(hidden_seed))
 
 
