@@ -73,6 +73,14 @@ def test_zero_scale_switches_an_adapter_off(equivalence, probes, hidden_seed):
 
 
 @pytest.mark.points(1)
+@pytest.mark.covers("image-attention", "scale")
+def test_negative_scales_subtract(equivalence, probes, hidden_seed):
+    """Scales below zero (-1 among them) weigh the image attention negatively; only zero switches it off."""
+    equivalence.check("attention_layer", **LAYER, seed=hidden_seed % 971, scales=[-1.0, -_scale(hidden_seed)],
+                      **probes.layer_inputs(hidden_seed, tokens=(4, 2)))
+
+
+@pytest.mark.points(1)
 @pytest.mark.covers("module-norms")
 @pytest.mark.parametrize("module", ["group-norm", "spatial-norm", "norm-cross"])
 def test_module_norms(equivalence, probes, hidden_seed, module):
