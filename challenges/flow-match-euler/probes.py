@@ -59,6 +59,7 @@ def schedule(solution, config, num_inference_steps=None, sigmas=None, mu=None, s
     options = {} if set_device is None else {"device": set_device}
     scheduler = _scheduler(solution, config, num_inference_steps, sigmas, mu, sigmas_as_array, **options)
     return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
+            "num_inference_steps": scheduler.num_inference_steps,
             "devices": [str(scheduler.timesteps.device), str(scheduler.sigmas.device)]}
 
 
@@ -83,6 +84,17 @@ def scale_noise(solution, config, num_inference_steps, step_indices, sample, noi
             scheduler.step(noise, scheduler.timesteps[index], sample)
     return {"noisy": scheduler.scale_noise(sample, scheduler.timesteps[step_indices], noise),
             "step_index": -1 if scheduler.step_index is None else scheduler.step_index}
+
+
+def set_timesteps_again(solution, config, num_inference_steps, begin_index, step_indices, sample, noise, mu=None):
+    """A scheduler used once (set_begin_index, a step), then set_timesteps again, as a pipeline's next call does:
+    scale_noise at ``timesteps[step_indices]``, then a step from the first timestep, start over."""
+    scheduler = _scheduler(solution, config, num_inference_steps, mu=mu)
+    scheduler.set_begin_index(begin_index)
+    scheduler.step(noise, scheduler.timesteps[begin_index], sample)
+    scheduler.set_timesteps(num_inference_steps, mu=mu)
+    noisy = scheduler.scale_noise(sample, scheduler.timesteps[step_indices], noise)
+    return {"noisy": noisy, "prev_sample": scheduler.step(noise, scheduler.timesteps[0], sample).prev_sample}
 
 
 def step(solution, config, num_inference_steps, step_index, sample, model_output, mu=None, generator_seed=None,

@@ -110,6 +110,16 @@ def test_scale_noise_at_random_timesteps(equivalence, probes, hidden_seed):
 
 
 @pytest.mark.points(1)
+@pytest.mark.covers("step-index", "scale-noise-index")
+def test_set_timesteps_again_starts_over(equivalence, probes, hidden_seed):
+    """After a begin index and a step, set_timesteps again: no begin index (each timestep's own sigma) and no
+    step index (the next step finds it from its timestep)."""
+    equivalence.check("set_timesteps_again", **STEP, config=probes.FLUX_CONFIG, num_inference_steps=20, mu=1.0,
+                      begin_index=3 + hidden_seed % 10, step_indices=[hidden_seed % 3, 15 + hidden_seed % 5],
+                      sample=seeded_randn(probes.SHAPE, hidden_seed), noise=seeded_randn(probes.SHAPE, hidden_seed + 1))
+
+
+@pytest.mark.points(1)
 @pytest.mark.parametrize("steps_before", [0, 2], ids=["img2img_begin_index", "inpainting_after_steps"])
 @pytest.mark.covers("scale-noise-index", "scale-noise")
 def test_scale_noise_with_begin_index(equivalence, probes, hidden_seed, steps_before):
