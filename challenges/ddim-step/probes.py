@@ -37,13 +37,15 @@ def _generator(seed):
     return recipes.seeded_generator(seed)
 
 
-def step(solution, config, num_inference_steps, step_index, sample, model_output, eta=0.0,
-         use_clipped_model_output=False, variance_noise=None, generator_seed=None, return_dict=True):
+def step(solution, config, num_inference_steps, step_index, sample, model_output, eta=None,
+         use_clipped_model_output=None, variance_noise=None, generator_seed=None, return_dict=True):
+    """``eta`` and ``use_clipped_model_output`` are passed only when a test names them: their defaults are graded."""
     scheduler = _scheduler(solution, config, num_inference_steps)
     timestep = scheduler.timesteps[step_index]
-    out = scheduler.step(model_output, timestep, sample, eta=eta, use_clipped_model_output=use_clipped_model_output,
-                         generator=_generator(generator_seed), variance_noise=variance_noise,
-                         return_dict=return_dict)
+    options = {name: value for name, value in (("eta", eta), ("use_clipped_model_output", use_clipped_model_output))
+               if value is not None}
+    out = scheduler.step(model_output, timestep, sample, generator=_generator(generator_seed),
+                         variance_noise=variance_noise, return_dict=return_dict, **options)
     if return_dict:
         return {"prev_sample": out.prev_sample, "pred_original_sample": out.pred_original_sample,
                 "kind": type(out).__name__}

@@ -42,6 +42,17 @@ def test_final_step_alpha(equivalence, probes, hidden_seed, set_alpha_to_one):
                       **probes.random_inputs(hidden_seed))
 
 
+@pytest.mark.points(1)
+@pytest.mark.covers("final-alpha", "prev-timestep")
+@pytest.mark.parametrize("spacing, step_index", [("leading", 8), ("trailing", 9)], ids=["to-zero", "to-minus-one"])
+def test_previous_timestep_at_the_boundary(equivalence, probes, hidden_seed, spacing, step_index):
+    """10 of 1000 steps, no offset: leading steps from 100 to exactly 0 (alphas_cumprod[0]), trailing from 99 to
+    exactly -1 (the final alpha, 1 here, not alphas_cumprod[-1])."""
+    equivalence.check("step", **STEP, num_inference_steps=10, step_index=step_index,
+                      config={**probes.BASE_CONFIG, "set_alpha_to_one": True, "steps_offset": 0,
+                              "timestep_spacing": spacing}, **probes.random_inputs(hidden_seed))
+
+
 @pytest.mark.points(2)
 @pytest.mark.covers("eta-noise")
 def test_eta_with_generator(equivalence, probes, hidden_seed):
@@ -61,7 +72,7 @@ def test_eta_with_a_list_of_generators(equivalence, probes, hidden_seed):
 @pytest.mark.points(2)
 @pytest.mark.covers("clip-sample", "clipped-model-output", "eta-noise")
 def test_clip_sample_and_clipped_model_output(equivalence, probes, hidden_seed):
-    for use_clipped in (False, True):
+    for use_clipped in (None, True):  # None: left out, its default (False)
         equivalence.check("step", **STEP, config={**probes.BASE_CONFIG, "clip_sample": True, "clip_sample_range": 0.8},
                           num_inference_steps=10, step_index=1, eta=0.5, use_clipped_model_output=use_clipped,
                           variance_noise=seeded_randn(probes.SHAPE, hidden_seed + 3),
