@@ -40,6 +40,7 @@ def _generator(seed):
 def schedule(solution, config, num_inference_steps):
     scheduler = _scheduler(solution, config, num_inference_steps)
     return {"timesteps": scheduler.timesteps, "sigmas": scheduler.sigmas,
+            "num_inference_steps": scheduler.num_inference_steps,
             "init_noise_sigma": torch.as_tensor(scheduler.init_noise_sigma, dtype=torch.float32)}
 
 
@@ -49,9 +50,13 @@ def scale_model_input(solution, config, num_inference_steps, step_index, sample)
 
 
 def step(solution, config, num_inference_steps, step_index, sample, model_output, churn=None, generator_seed=None,
-         return_dict=True, noise_dtype=None):
-    """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them."""
+         return_dict=True, noise_dtype=None, window_at_sigma=False):
+    """One step at ``step_index``; ``churn`` holds step's s_churn/s_tmin/s_tmax/s_noise when a test sets them.
+    ``window_at_sigma``: s_tmin and s_tmax are both the step's own sigma (the churn window's closed ends)."""
     scheduler = _scheduler(solution, config, num_inference_steps)
+    if window_at_sigma:
+        sigma = float(scheduler.sigmas[step_index])
+        churn = {**(churn or {}), "s_tmin": sigma, "s_tmax": sigma}
     with recipes.library_noise_drawn_in(noise_dtype) if noise_dtype else nullcontext():
         out = scheduler.step(model_output, scheduler.timesteps[step_index], sample, **(churn or {}),
                              generator=_generator(generator_seed), return_dict=return_dict)
@@ -59,6 +64,18 @@ def step(solution, config, num_inference_steps, step_index, sample, model_output
     reply = {"prev_sample": prev_sample, "pred_original_sample": pred_original_sample, "kind": type(out).__name__,
              "step_index_after": scheduler.step_index}
     return reply if return_dict else {**reply, "length": len(out)}
+
+
+def set_timesteps_again(solution, config, num_inference_steps, begin_index, sample, model_output):
+    """A scheduler used once (set_begin_index, scale_model_input and a step), then set_timesteps again, as a
+    pipeline's next call does: scale_model_input and a step from the first timestep, start over."""
+    scheduler = _scheduler(solution, config, num_inference_steps)
+    scheduler.set_begin_index(begin_index)
+    scheduler.scale_model_input(sample, scheduler.timesteps[begin_index])
+    scheduler.step(model_output, scheduler.timesteps[begin_index], sample)
+    scheduler.set_timesteps(num_inference_steps)
+    scaled = scheduler.scale_model_input(sample, scheduler.timesteps[0])
+    return {"scaled": scaled, "prev_sample": scheduler.step(model_output, scheduler.timesteps[0], sample).prev_sample}
 
 
 def denoising_loop(solution, config, num_inference_steps, unet_seed, latents, text_embeddings, churn=None,

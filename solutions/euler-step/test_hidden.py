@@ -35,6 +35,17 @@ def test_other_training_schedule(equivalence, probes, hidden_seed):
                                   "beta_start": 0.0001, "beta_end": 0.02, "timestep_spacing": spacing})
 
 
+@pytest.mark.points(1)
+@pytest.mark.covers("timesteps", "sigmas")
+def test_as_many_steps_as_training_steps(equivalence, probes, hidden_seed):
+    """num_inference_steps = num_train_timesteps: trailing steps by exactly 1, down to timestep 0."""
+    steps = 20 + hidden_seed % 20
+    for spacing in SPACINGS:
+        equivalence.check("schedule", **SCHEDULE, num_inference_steps=steps,
+                          config={**probes.BASE_CONFIG, "num_train_timesteps": steps, "beta_schedule": "linear",
+                                  "beta_start": 0.0001, "beta_end": 0.02, "timestep_spacing": spacing})
+
+
 @pytest.mark.points(3)
 @pytest.mark.covers("karras", "init-noise-sigma")
 @pytest.mark.parametrize("spacing", SPACINGS)
@@ -98,6 +109,25 @@ def test_churn_window_and_noise_scale(equivalence, probes, hidden_seed, predicti
         equivalence.check("step", **STEP, config={**probes.BASE_CONFIG, "prediction_type": prediction_type},
                           num_inference_steps=8, step_index=step_index, churn=churn, generator_seed=hidden_seed + 1,
                           **probes.random_inputs(hidden_seed))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("churn", "churn-noise")
+@pytest.mark.parametrize("window", ["closed-ends", "defaults"])
+def test_churn_window_edges(equivalence, probes, hidden_seed, window):
+    """closed-ends: s_tmin = s_tmax = the step's sigma, inside the window; defaults: s_tmin, s_tmax and s_noise
+    left out (0, inf, 1) at a step whose sigma is below 1."""
+    equivalence.check("step", **STEP, config=probes.BASE_CONFIG, num_inference_steps=10, step_index=8,
+                      churn=dict(s_churn=1.0 + hidden_seed % 10 / 10), window_at_sigma=window == "closed-ends",
+                      generator_seed=hidden_seed + 5, **probes.random_inputs(hidden_seed))
+
+
+@pytest.mark.points(1)
+@pytest.mark.covers("step-index", "scale-model-input")
+def test_set_timesteps_again_starts_over(equivalence, probes, hidden_seed):
+    """After a begin index and a step, set_timesteps again: the next call finds its index from its timestep."""
+    equivalence.check("set_timesteps_again", **STEP, config=probes.BASE_CONFIG, num_inference_steps=10,
+                      begin_index=2 + hidden_seed % 5, **probes.random_inputs(hidden_seed))
 
 
 @pytest.mark.points(1)
