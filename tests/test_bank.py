@@ -1,5 +1,8 @@
 """Metadata validation: every error names the file and the field; the bank finds its challenges by slug."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from diffchallenge.bank import mutation_record
@@ -73,3 +76,13 @@ def test_every_mutation_record_was_made_from_the_current_reference():
         if path.is_file():
             assert mutation_record.read_record(path).reference_sha256 == mutation_record.reference_sha256(challenge), \
                 f"{path} is older than the reference: run diffchallenge verify --mutate {challenge.slug} --record"
+
+
+def test_the_readme_catalog_shows_each_challenges_points_and_mutation_score():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    # | [`slug`](...) | domain | difficulty | points | GPU variant | mutation score | question |
+    row = r"^\| \[`([a-z0-9-]+)`\]\([^)]*\) \| [^|]+ \| [^|]+ \| (\d+) \| [^|]+ \| ([^|]+) \|"
+    rows = {slug: (points, score) for slug, points, score in re.findall(row, readme, re.M)}
+    for challenge in all_challenges():
+        assert rows.get(challenge.slug) == (str(challenge.meta.points), mutation_record.catalog_score(challenge)), \
+            f"README.md's catalog row for {challenge.slug} is stale: `diffchallenge list` has the current figures"
