@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,6 +54,12 @@ class Submission:
             figures.record_max("resident_growth_bytes", self._worker.resident_growth)
         figures.record_max("worker_rss_bytes", self._worker.peak_rss)
         return reply
+
+    @property
+    def folder(self) -> Path:
+        """The worker's own folder: the trusted side looks there for what the submission's code left behind
+        (a security challenge's canary)."""
+        return self._worker.folder()
 
 
 @pytest.fixture

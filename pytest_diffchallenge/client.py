@@ -160,6 +160,13 @@ class WorkerClient:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def folder(self) -> Path:
+        """The worker's own folder (its cwd and TMPDIR, the one place it may write), starting the worker if need be."""
+        if not self.alive:
+            self.start()
+        assert self.workdir is not None  # launched
+        return self.workdir
+
     def begin_test(self, time_limit: float) -> None:
         """Start the time budget of a test: ``time_limit`` seconds of work at full speed."""
         self.time_limit, self.test_cpu = time_limit, 0.0

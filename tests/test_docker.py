@@ -374,6 +374,16 @@ def test_reference_full_marks_and_starter_zero(mixed_batch):
 
 
 @needs_engine
+@pytest.mark.parametrize("slug", ["invisible-watermark", "pickle-scanner"])
+def test_challenges_with_native_dependencies_grade_in_the_image(runner, tmp_path, slug):
+    """OpenCV (headless in the image: its GUI build needs libGL), PyWavelets and picklescan import in a container."""
+    challenge = get_challenge(slug)
+    verdict = runner.grade(challenge, challenge.reference_dir, tmp_path / "out", GradeOptions(threads=1))
+    assert verdict.status == "graded" and verdict.score == verdict.max_score == challenge.meta.points, \
+        [test.message for test in verdict.tests if test.message]
+
+
+@needs_engine
 def test_hostile_worker_is_confined(runner, tmp_path):
     verdict = grade(runner, submission(tmp_path, "snoop", SNOOP), tmp_path / "out")
     assert verdict.status == "graded" and verdict.score == 0 and verdict.tests

@@ -16,6 +16,7 @@ ALLOWED_IMPORTS = (
     "pytest_diffchallenge.worker",
     "pytest_diffchallenge.wire",
     "pytest_diffchallenge.recipes",
+    "pytest_diffchallenge.pickles",  # the security challenges' checkpoints and payloads: bytes, no secret
     # imported by probes that check replies on the trusted side (lora-cross-attention)
     "pytest_diffchallenge.compare",
     "pytest_diffchallenge.figures",

@@ -32,6 +32,10 @@ LABEL_HASH = "org.diffchallenge.bank-hash"
 LABEL_HIDDEN = "org.diffchallenge.hidden-tests"
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 TORCH_PIN = "torch==2.13.0"  # the CPU build's torch: an unpinned torch pulls a multi-GB CUDA build
+# invisible-watermark asks for OpenCV's GUI build, which needs libGL: no grading image has it, so the image swaps
+# in the headless build of the same version (docker/Dockerfile installs HEADLESS_FILE after the requirements).
+GUI_OPENCV, HEADLESS_OPENCV = "opencv-python", "opencv-python-headless"
+HEADLESS_FILE = "headless.txt"
 
 
 class ImageError(RuntimeError):
@@ -106,13 +110,21 @@ def requirements(gpu: bool) -> list[str]:
     return pinned
 
 
+def headless_pins() -> list[str]:
+    """OpenCV's headless build, pinned to the GUI build's version, when the GUI build is installed here."""
+    try:
+        return [f"{HEADLESS_OPENCV}=={metadata.version(GUI_OPENCV)}"]
+    except metadata.PackageNotFoundError:
+        return []
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diffchallenge"
 
 
-def fill_wheelhouse(pins: list[str], offline: bool) -> Path:
+def fill_wheelhouse(pins: list[str], offline: bool, headless: list[str]) -> Path:
     """Download the pinned dependencies' wheels once; later builds reuse them (and Docker's layer cache)."""
-    key = hashlib.sha256("\n".join([sys.version.split()[0], *pins]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([sys.version.split()[0], *pins, *headless]).encode()).hexdigest()[:16]
     wheelhouse = cache_dir() / f"wheelhouse-{key}"
     if (wheelhouse / "requirements.txt").is_file():
         return wheelhouse
@@ -120,8 +132,9 @@ def fill_wheelhouse(pins: list[str], offline: bool) -> Path:
     partial = Path(tempfile.mkdtemp(prefix="partial-wheelhouse-", dir=cache_dir()))
     if offline:
         run([sys.executable, "-I", "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-             "--dest", str(partial), *pins], "downloading the dependencies' wheels")
+             "--dest", str(partial), *pins, *headless], "downloading the dependencies' wheels")
     (partial / "requirements.txt").write_text("\n".join(pins) + "\n")
+    (partial / HEADLESS_FILE).write_text("".join(f"{pin}\n" for pin in headless))
     partial.rename(wheelhouse)
     return wheelhouse
 
@@ -168,7 +181,7 @@ def build_image(client, *, gpu: bool, base: str | None, tag: str, public_only: b
             raise ImageError(f"the offline base image {CPU_BASE} is missing: build it with "
                              f"`sudo docker/build-base.sh` (debootstrap + docker import)") from None
     pins = requirements(gpu)
-    wheelhouse = fill_wheelhouse(pins, offline=not gpu)
+    wheelhouse = fill_wheelhouse(pins, offline=not gpu, headless=headless_pins())
     labels = expected_labels(public_only)
     buildargs = {"PIP_OFFLINE": "0" if gpu else "1", "KIT_VERSION": labels[LABEL_VERSION],
                  "BANK_HASH": labels[LABEL_HASH], "HIDDEN_TESTS": labels[LABEL_HIDDEN]}
