@@ -374,12 +374,13 @@ def test_reference_full_marks_and_starter_zero(mixed_batch):
 
 
 @needs_engine
-@pytest.mark.parametrize("slug", ["invisible-watermark", "pickle-scanner"])
-def test_challenges_with_native_dependencies_grade_in_the_image(runner, tmp_path, slug):
-    """OpenCV (headless in the image: its GUI build needs libGL), PyWavelets and picklescan import in a container."""
-    challenge = get_challenge(slug)
-    verdict = runner.grade(challenge, challenge.reference_dir, tmp_path / "out", GradeOptions(threads=1))
-    assert verdict.status == "graded" and verdict.score == verdict.max_score == challenge.meta.points, \
+def test_a_challenge_with_native_dependencies_grades_in_the_image(runner, tmp_path):
+    """invisible-watermark's OpenCV (headless in the image: its GUI build needs libGL) and PyWavelets load in a
+    container: its reference passes the public tests there."""
+    challenge = get_challenge("invisible-watermark")
+    verdict = runner.grade(challenge, challenge.reference_dir, tmp_path / "out",
+                           GradeOptions(threads=1, public_only=True))
+    assert verdict.status == "graded" and verdict.tests and verdict.score == verdict.max_score, \
         [test.message for test in verdict.tests if test.message]
 
 
