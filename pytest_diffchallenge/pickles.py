@@ -17,6 +17,11 @@ import torch
 TORCH_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # the first pickle of torch's legacy format
 
 
+def as_tensor(data: bytes) -> torch.Tensor:
+    """A file's bytes as a uint8 tensor: how they cross to the worker and back."""
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
 def checkpoint(state: dict, name: str = "archive") -> bytes:
     """``torch.save(state)`` as a zip checkpoint whose members lie under ``name/``."""
     buffer = io.BytesIO()
@@ -87,10 +92,14 @@ def global_(module: str, name: str, protocol: int) -> bytes:
     return text(module, protocol) + text(name, protocol) + pickle.STACK_GLOBAL
 
 
+def applied(arguments: tuple[str, ...], protocol: int) -> bytes:
+    """Call what is on top of the stack with these strings: the result replaces it."""
+    return pickle.MARK + b"".join(text(a, protocol) for a in arguments) + pickle.TUPLE + pickle.REDUCE
+
+
 def call(module: str, name: str, arguments: tuple[str, ...], protocol: int) -> bytes:
     """``module.name(*arguments)``: the result stays on the stack."""
-    return (global_(module, name, protocol) + pickle.MARK + b"".join(text(a, protocol) for a in arguments)
-            + pickle.TUPLE + pickle.REDUCE)
+    return global_(module, name, protocol) + applied(arguments, protocol)
 
 
 def stream(body: bytes, protocol: int) -> bytes:
@@ -132,7 +141,7 @@ def memo_names(canary: str) -> bytes:
     body = (text("posix", protocol) + pickle.MEMOIZE + text("mkdir", protocol) + pickle.MEMOIZE
             + pickle.POP + pickle.POP + text("collections", protocol) + text("OrderedDict", protocol)
             + pickle.POP + pickle.POP + pickle.BINGET + b"\x00" + pickle.BINGET + b"\x01" + pickle.STACK_GLOBAL
-            + pickle.MARK + text(canary, protocol) + pickle.TUPLE + pickle.REDUCE)
+            + applied((canary,), protocol))
     return stream(body, protocol)
 
 
@@ -142,7 +151,7 @@ def overwritten_memo(canary: str) -> bytes:
     body = (text("collections", protocol) + pickle.BINPUT + b"\x07" + pickle.POP
             + text("posix", protocol) + pickle.BINPUT + b"\x07" + pickle.POP
             + pickle.BINGET + b"\x07" + text("mkdir", protocol) + pickle.STACK_GLOBAL
-            + pickle.MARK + text(canary, protocol) + pickle.TUPLE + pickle.REDUCE)
+            + applied((canary,), protocol))
     return stream(body, protocol)
 
 
@@ -150,7 +159,7 @@ def computed_module(canary: str) -> bytes:
     """STACK_GLOBAL whose module name is computed while unpickling (``str("posix")``): only running it tells."""
     protocol = 4
     body = (call("builtins", "str", ("posix",), protocol) + text("mkdir", protocol) + pickle.STACK_GLOBAL
-            + pickle.MARK + text(canary, protocol) + pickle.TUPLE + pickle.REDUCE)
+            + applied((canary,), protocol))
     return stream(body, protocol)
 
 
@@ -162,8 +171,8 @@ def through_the_stack(canary: str) -> bytes:
             + pickle.MARK + text("ccc", protocol) + text("ddd", protocol) + pickle.TUPLE + pickle.POP
             + pickle.EMPTY_DICT + pickle.MARK + text("eee", protocol) + text("fff", protocol) + pickle.SETITEMS
             + pickle.POP + pickle.MARK + text("ggg", protocol) + pickle.POP_MARK
-            + text("mkdir", protocol) + pickle.STACK_GLOBAL + pickle.MARK + text(canary, protocol) + pickle.TUPLE
-            + pickle.REDUCE + pickle.POP + text("rmdir", protocol) + pickle.STACK_GLOBAL)
+            + text("mkdir", protocol) + pickle.STACK_GLOBAL + applied((canary,), protocol)
+            + pickle.POP + text("rmdir", protocol) + pickle.STACK_GLOBAL)
     return stream(body, 4)
 
 

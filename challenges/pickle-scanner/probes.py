@@ -22,10 +22,6 @@ def scan(solution, data, path):
 
 
 # -- in the grader ------------------------------------------------------------------------------------------------
-def as_tensor(data: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-
-
 def unet_checkpoint(seed: int, dtype=torch.float32) -> bytes:
     """A real diffusers state dict (a tiny UNet's), as torch.save writes it."""
     state = OrderedDict((name, value.to(dtype)) for name, value in recipes.tiny_unet(seed).state_dict().items())
@@ -33,7 +29,7 @@ def unet_checkpoint(seed: int, dtype=torch.float32) -> bytes:
 
 
 def findings_of(submission, data: bytes, path: Path) -> list[str]:
-    findings = submission.call("scan", data=as_tensor(data), path=str(path))["findings"]
+    findings = submission.call("scan", data=pickles.as_tensor(data), path=str(path))["findings"]
     if not isinstance(findings, list) or not all(isinstance(finding, str) for finding in findings):
         raise MismatchError(f"scan returned {type(findings).__name__}, not a list of strings")
     return findings

@@ -32,10 +32,6 @@ def convert(solution, checkpoint, source, target, metadata=None):
 
 
 # -- in the grader ------------------------------------------------------------------------------------------------
-def as_tensor(data: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-
-
 def paths(folder: Path, tag: str) -> dict:
     """Where the worker reads and writes, in its own folder; one pair per test."""
     return {"source": str(folder / f"{tag}.bin"), "target": str(folder / f"{tag}.safetensors")}
@@ -98,4 +94,5 @@ def judge_refused(reply, where: dict, canary: Path, refused_global: str) -> None
 
 def malicious(data_pickle: bytes, seed: int) -> torch.Tensor:
     """A real checkpoint (its storages included) whose data.pkl is ``data_pickle``."""
-    return as_tensor(pickles.with_data_pickle(pickles.checkpoint(dtypes_state(seed, (torch.float32,))), data_pickle))
+    benign = pickles.checkpoint(dtypes_state(seed, (torch.float32,)))
+    return pickles.as_tensor(pickles.with_data_pickle(benign, data_pickle))

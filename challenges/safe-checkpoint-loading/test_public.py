@@ -13,7 +13,7 @@ from pytest_diffchallenge import pickles
 def test_a_diffusers_state_dict(submission, probes):
     state = probes.unet_state(seed=0)
     where = probes.paths(submission.folder, "public-unet")
-    checkpoint = probes.as_tensor(pickles.checkpoint(state, "diffusion_pytorch_model"))
+    checkpoint = pickles.as_tensor(pickles.checkpoint(state, "diffusion_pytorch_model"))
     probes.judge_converted(submission.call("convert", checkpoint=checkpoint, **where), state)
 
 
@@ -23,7 +23,7 @@ def test_tied_weights_and_a_transposed_view(submission, probes):
     weight = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     state = {"embed.weight": weight, "lm_head.weight": weight, "lm_head.weight_t": weight.t()}
     where = probes.paths(submission.folder, "public-tied")
-    probes.judge_converted(submission.call("convert", checkpoint=probes.as_tensor(pickles.checkpoint(state)),
+    probes.judge_converted(submission.call("convert", checkpoint=pickles.as_tensor(pickles.checkpoint(state)),
                                            **where), state)
 
 
@@ -33,5 +33,5 @@ def test_refuses_a_checkpoint_that_runs_code(submission, probes):
     canary = submission.folder / "public-canary"
     state = {"weight": torch.ones(2, 2), "config": pickles.Reduced(os.mkdir, str(canary))}
     where = probes.paths(submission.folder, "public-payload")
-    reply = submission.call("convert", checkpoint=probes.as_tensor(pickles.checkpoint(state)), **where)
+    reply = submission.call("convert", checkpoint=pickles.as_tensor(pickles.checkpoint(state)), **where)
     probes.judge_refused(reply, where, canary, "posix.mkdir")

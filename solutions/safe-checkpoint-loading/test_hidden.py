@@ -14,7 +14,7 @@ from pytest_diffchallenge.recipes import seeded_randn
 
 def _convert(submission, probes, state, tag, archive="archive", **options):
     where = probes.paths(submission.folder, tag)
-    checkpoint = probes.as_tensor(pickles.checkpoint(state, archive))
+    checkpoint = pickles.as_tensor(pickles.checkpoint(state, archive))
     return submission.call("convert", checkpoint=checkpoint, **where, **options)
 
 
@@ -137,7 +137,7 @@ def test_a_reduce_payload_among_real_tensors(submission, probes, hidden_seed):
     canary = submission.folder / f"canary-reduce-{hidden_seed % 10007}"
     state = {**probes.dtypes_state(hidden_seed), "optimizer": pickles.Reduced(os.mkdir, str(canary))}
     where = probes.paths(submission.folder, "reduce")
-    reply = submission.call("convert", checkpoint=probes.as_tensor(pickles.checkpoint(state)), **where)
+    reply = submission.call("convert", checkpoint=pickles.as_tensor(pickles.checkpoint(state)), **where)
     probes.judge_refused(reply, where, canary, "posix.mkdir")
 
 
@@ -155,7 +155,7 @@ def test_files_that_are_not_zip_checkpoints(submission, probes, hidden_seed, for
         archive = pickles.members(pickles.checkpoint(state))
         buffer.write(pickles.zipped({name: data for name, data in archive.items() if not name.endswith("data.pkl")}))
     where = probes.paths(submission.folder, form)
-    reply = submission.call("convert", checkpoint=probes.as_tensor(buffer.getvalue()), **where)
+    reply = submission.call("convert", checkpoint=pickles.as_tensor(buffer.getvalue()), **where)
     if not reply["refused"] or os.path.lexists(where["target"]):
         raise AssertionError(f"a {form} file must raise UnsafeCheckpointError and leave no output")
 
@@ -186,6 +186,6 @@ def test_persistent_ids_that_are_not_storages(submission, probes, hidden_seed, k
     data_pickle = next(data for name, data in checkpoint.items() if name.endswith("/data.pkl"))
     forged = pickles.with_data_pickle(pickles.zipped(checkpoint), data_pickle.replace(b"storage", kind.encode()))
     where = probes.paths(submission.folder, f"persistent-{kind}")
-    reply = submission.call("convert", checkpoint=probes.as_tensor(forged), **where)
+    reply = submission.call("convert", checkpoint=pickles.as_tensor(forged), **where)
     if not reply["refused"] or os.path.lexists(where["target"]):
         raise AssertionError(f"a persistent id of kind {kind!r} must raise UnsafeCheckpointError and leave no output")
