@@ -71,9 +71,10 @@ def challenge(request):
 @pytest.fixture
 def submission(request) -> Submission:
     """The candidate's solution, behind a worker process: ``submission.call(probe, **inputs)``."""
-    challenge = _challenge(request)
-    worker = _session(request).worker(challenge, "submission")
-    return Submission(worker, measure_memory=markers.memory_ceiling(request.node, challenge) is not None)
+    challenge, session = _challenge(request), _session(request)
+    worker = session.worker(challenge, "submission")
+    ceiling = markers.memory_ceiling(request.node, challenge, session.device)
+    return Submission(worker, measure_memory=ceiling is not None)
 
 
 @pytest.fixture

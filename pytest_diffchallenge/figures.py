@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+TENSOR_MEMORY_CEILING = "tensor_memory_ceiling_bytes"
+
 _current: dict[str, float] | None = None
 
 

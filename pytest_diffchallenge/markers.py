@@ -37,11 +37,13 @@ def time_limit(item: pytest.Item, challenge: Challenge) -> float:
     return float(marker_arg(item, "time_limit", challenge.meta.limits.timeout_s))
 
 
-def memory_ceiling(item: pytest.Item, challenge: Challenge) -> int | None:
+def memory_ceiling(item: pytest.Item, challenge: Challenge, device: str) -> int | None:
     marker = item.get_closest_marker("memory_limit")
     if marker is None:
         return None
-    size = marker.args[0] if marker.args else challenge.meta.limits.tensor_memory
+    limits = challenge.meta.limits
+    on_gpu = device.startswith("cuda") and limits.cuda_tensor_memory is not None
+    size = marker.args[0] if marker.args else limits.cuda_tensor_memory if on_gpu else limits.tensor_memory
     if size is None:
         raise GraderError("memory_limit needs a size, in the marker or as limits.tensor_memory")
     return parse_size(size)

@@ -39,6 +39,7 @@ class Limits:
     timeout_s: float = 60.0
     worker_memory: int = 4 * 1024**3
     tensor_memory: int | None = None
+    cuda_tensor_memory: int | None = None  # the ceiling on a GPU, read from the CUDA allocator
     runtime_ratio: float | None = None
 
 
@@ -106,13 +107,16 @@ def load_metadata(path: Path) -> Metadata:
             raise ChallengeFormatError(f"{path}: field '{name}' must be a list of non-empty strings")
     raw_limits = _field(data, "limits", dict, path, {})
     limits_path = Path(f"{path} [limits]")
-    if unknown := sorted(set(raw_limits) - {"timeout_s", "worker_memory", "tensor_memory", "runtime_ratio"}):
+    if unknown := sorted(set(raw_limits) - {"timeout_s", "worker_memory", "tensor_memory", "cuda_tensor_memory",
+                                             "runtime_ratio"}):
         raise ChallengeFormatError(f"{limits_path}: unknown field '{unknown[0]}'")
     try:
         limits = Limits(
             timeout_s=_field(raw_limits, "timeout_s", float, limits_path, Limits.timeout_s),
             worker_memory=parse_size(_field(raw_limits, "worker_memory", str, limits_path, "4 GiB")),
             tensor_memory=parse_size(raw_limits["tensor_memory"]) if "tensor_memory" in raw_limits else None,
+            cuda_tensor_memory=parse_size(raw_limits["cuda_tensor_memory"])
+            if "cuda_tensor_memory" in raw_limits else None,
             runtime_ratio=_field(raw_limits, "runtime_ratio", float, limits_path, None),
         )
     except ValueError as error:

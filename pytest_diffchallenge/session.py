@@ -229,9 +229,10 @@ class GradingSession:
             figures.record(branches.DIGEST_FIGURE, branches.digest(reached))
         else:
             result = yield
-        ceiling = markers.memory_ceiling(item, challenge)
+        ceiling = markers.memory_ceiling(item, challenge, self.device)
         if ceiling is not None:
             peak = measured.get("peak_tensor_memory_bytes")
+            figures.record(figures.TENSOR_MEMORY_CEILING, ceiling)  # the device's ceiling, for the reports
             if peak is None:
                 raise GraderError("memory_limit test made no measured submission call")
             if peak > ceiling:

@@ -2,12 +2,14 @@
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from diffchallenge.bank import mutation_record
 from diffchallenge.bank.challenges import UnknownChallenge, all_challenges, get_challenge
 from diffchallenge.bank.mutants import mutants_file
+from pytest_diffchallenge import markers
 from pytest_diffchallenge.metadata import ChallengeFormatError, is_secret, load_metadata
 
 VALID = """
@@ -30,6 +32,26 @@ def write(tmp_path, text):
 def test_valid_metadata_loads_with_defaults(tmp_path):
     meta = load_metadata(write(tmp_path, VALID))
     assert (meta.slug, meta.points, meta.forbidden, meta.limits.timeout_s) == ("x", 3, [], 60.0)
+
+
+class MarkedItem:
+    """A test item with one marker, as markers.memory_ceiling reads it."""
+
+    def __init__(self, *args):
+        self.marker = pytest.mark.memory_limit(*args).mark
+
+    def get_closest_marker(self, name):
+        return self.marker if name == "memory_limit" else None
+
+
+def test_the_memory_ceiling_follows_the_device(tmp_path):
+    limits = '[limits]\ntensor_memory = "40 MiB"\ncuda_tensor_memory = "8 GiB"\n'
+    challenge = SimpleNamespace(meta=load_metadata(write(tmp_path, VALID + limits)))
+    assert markers.memory_ceiling(MarkedItem(), challenge, "cpu") == 40 * 1024**2
+    assert markers.memory_ceiling(MarkedItem(), challenge, "cuda:0") == 8 * 1024**3
+    assert markers.memory_ceiling(MarkedItem("1 MiB"), challenge, "cuda") == 1024**2, "the marker's size wins"
+    cpu_only = SimpleNamespace(meta=load_metadata(write(tmp_path, VALID + '[limits]\ntensor_memory = "40 MiB"\n')))
+    assert markers.memory_ceiling(MarkedItem(), cpu_only, "cuda") == 40 * 1024**2, "else the one ceiling applies"
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -1,11 +1,10 @@
 """Every challenge in the bank: reference full marks (under 5 secrets, same verdict), its contract shown and
-covered, starter zero with a readable message, and every mutant loses points. This is `diffchallenge verify`,
-run for each challenge."""
+covered, starter zero with a readable message, at least 6 mutants and every one loses points, one of them to a
+forbidden API where there are any. This is `diffchallenge verify`, run for each challenge."""
 
 import pytest
 
 from diffchallenge.bank.challenges import all_challenges
-from diffchallenge.bank.mutants import load_mutants
 from diffchallenge.bank.verify import verify_challenge
 from diffchallenge.batch import forkserver_runner, usable_cores
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, read_results
@@ -21,7 +20,6 @@ def runner():
 @pytest.mark.slow
 @pytest.mark.parametrize("challenge", CHALLENGES, ids=[c.slug for c in CHALLENGES])
 def test_challenge_verifies(challenge, tmp_path, runner):
-    assert len(load_mutants(challenge)) >= 6, "every challenge keeps at least 6 mutants"
     rows = verify_challenge(challenge, tmp_path, runner, jobs=usable_cores())
     failed = [f"{r.kind} {r.name}: {r.score:g}/{r.max_score:g}, expected {r.expected} {r.errors}"
               for r in rows if not r.ok]
@@ -31,7 +29,3 @@ def test_challenge_verifies(challenge, tmp_path, runner):
         "the starter must fail every test with its NotImplementedError"
     assert any("raised NotImplementedError: " in t.message for t in starter.tests), \
         "the starter's 'not implemented' message must reach the report"
-    if challenge.meta.forbidden:  # some mutant calls a forbidden API and is told so
-        told = [r.name for r in rows if r.kind == "mutant" and any(
-            t.reason is Reason.FORBIDDEN_API for t in read_results(tmp_path / "mutant" / r.name / RESULTS_FILE).tests)]
-        assert told, "no mutant exercises the forbidden APIs"

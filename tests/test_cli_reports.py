@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ElementTree
 
 from diffchallenge.reports import feedback, gradescope, junit
 from diffchallenge.reports.results import REPORT_FILES, write_reports
+from pytest_diffchallenge.figures import TENSOR_MEMORY_CEILING
 from pytest_diffchallenge.metadata import Limits
 from pytest_diffchallenge.verdict import Reason, SkippedTest, Status, TestRecord, Verdict, read_results
 
@@ -23,7 +24,7 @@ def make_verdict(**changes) -> Verdict:
                                                    "worker_rss_bytes": 300 * 1024**2}),
         result("test_memory", "failed", 1.0, Reason.OVER_MEMORY,
                message="peak tensor memory 8.00 MiB exceeds the ceiling of 6.00 MiB",
-               figures={"peak_tensor_memory_bytes": 8 * 1024**2}),
+               figures={"peak_tensor_memory_bytes": 8 * 1024**2, TENSOR_MEMORY_CEILING: 6 * 1024**2}),
         result("test_speed", "failed", 1.0, Reason.OVER_RUNTIME_BUDGET,
                figures={"candidate_ms": 9.0, "reference_ms": 2.0, "runtime_ratio": 4.5},
                message="too slow: 9.0 ms against the reference's 2.0 ms (ratio 4.50, budget 3)"),

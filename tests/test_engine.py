@@ -6,6 +6,7 @@ from conftest import TOY, by_name
 
 from diffchallenge.grading import grade
 from pytest_diffchallenge.client import WorkerClient
+from pytest_diffchallenge.figures import TENSOR_MEMORY_CEILING
 from pytest_diffchallenge.metadata import load_challenge
 from pytest_diffchallenge.verdict import Reason, Status, Verdict
 
@@ -88,6 +89,7 @@ def test_tensor_memory_ceiling(grade_toy):
     assert tests["test_memory"].status is Status.FAILED
     assert "exceeds the ceiling of 6.00 MiB" in tests["test_memory"].message
     assert tests["test_memory"].figures["peak_tensor_memory_bytes"] > 6 * 1024**2
+    assert tests["test_memory"].figures[TENSOR_MEMORY_CEILING] == 6 * 1024**2, "the reports show the ceiling applied"
 
 
 def test_exit_and_segfault_are_failures(grade_toy):

@@ -234,7 +234,7 @@ def command_verify(args) -> int:
                                            threads=max(1, usable_cores() // jobs), device=args.device)
             for row in rows:
                 failures += not row.ok
-                score = f"{row.score:g}/{row.max_score:g}" if row.kind != "contract" else ""
+                score = f"{row.score:g}/{row.max_score:g}" if row.kind != verify.CHECK else ""
                 table.add_row(row.challenge, row.kind, row.name, score,
                               row.expected, "[green]yes[/]" if row.ok else "[red]NO[/]", f"{row.seconds:.1f}")
                 problems.extend(f"{row.challenge} {row.kind} {row.name}: {error}" for error in row.errors

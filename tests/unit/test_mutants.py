@@ -1,13 +1,16 @@
 """Mutants: edits of the reference that must apply exactly once and compile, checked when they are loaded."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from diffchallenge.bank.challenges import all_challenges
 from diffchallenge.bank.mutants import Mutant, load_mutants, mutants_file, reference_dir
+from diffchallenge.bank.verify import mutant_problems
 from pytest_diffchallenge.metadata import ChallengeFormatError, load_challenge
+from pytest_diffchallenge.verdict import Reason, Status, TestRecord, Verdict
 
 TOY_METADATA = Path(__file__).resolve().parents[1] / "toy-bank" / "challenges" / "toy-challenge" / "challenge.toml"
 SLUG = "tiny"
@@ -286,3 +289,29 @@ def test_real_mutants_are_distinct_programs(real_bank):
             source = mutant.source(reference, mutants_file(challenge))
             assert source not in sources, f"{challenge.slug}: {mutant.name!r} is the same as {sources.get(source)!r}"
             sources[source] = mutant.name
+
+
+def mutant_verdict(*reasons: Reason | None) -> Verdict:
+    tests = [TestRecord(name=f"test_{n}", nodeid=f"t.py::test_{n}", max_score=1, visibility="visible",
+                        status=Status.PASSED if reason is None else Status.FAILED, reason=reason)
+             for n, reason in enumerate(reasons)]
+    return Verdict(challenge=SLUG, title="tiny", tests=tests)
+
+
+@pytest.mark.parametrize("forbidden", [[], ["torch.add"]])
+def test_verify_asks_for_six_mutants_or_more(bank, forbidden):
+    toy = challenge_with(bank, None)
+    challenge = replace(toy, meta=replace(toy.meta, forbidden=forbidden))
+    wrong = [mutant_verdict(Reason.WRONG_OUTPUT)] * 5 + [mutant_verdict(Reason.FORBIDDEN_API)]
+    assert mutant_problems(challenge, wrong) == []
+    assert mutant_problems(challenge, wrong[1:]) == ["5 mutants: keep at least 6 plausible mistakes"]
+
+
+def test_verify_asks_for_a_mutant_that_calls_a_forbidden_api_where_there_are_any(bank):
+    challenge = challenge_with(bank, None)
+    assert challenge.meta.forbidden, "the toy challenge forbids an API"
+    wrong = [mutant_verdict(None, Reason.WRONG_OUTPUT)] * 6
+    assert mutant_problems(challenge, wrong) == [
+        "no mutant calls a forbidden API: add one, so that the guard is seen to tell it"]
+    unforbidden = replace(challenge, meta=replace(challenge.meta, forbidden=[]))
+    assert mutant_problems(unforbidden, wrong) == []

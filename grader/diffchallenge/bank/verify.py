@@ -7,7 +7,8 @@
 - the starter scores zero;
 - every mutant (``solutions/<slug>/mutants.toml``) loses points: a test fails (its grading stops there).
   A mutant that does not compile is refused when the mutants are loaded; one whose solution.py cannot
-  be imported is an error, never a caught mutant.
+  be imported is an error, never a caught mutant. There are at least ``MINIMUM_MUTANTS``, and where the
+  challenge forbids APIs, one of them calls one and is told so.
 
 Gradings run through a runner (by default sessions forked from a warm fork server): each is still a fresh
 trusted session with a fresh worker. Every verdict is kept as ``results.json`` in its own folder.
@@ -25,17 +26,19 @@ from diffchallenge.bank.mutants import load_mutants, reference_dir
 from diffchallenge.grading import GradeOptions, Runner
 from pytest_diffchallenge import branches
 from pytest_diffchallenge.metadata import Challenge
-from pytest_diffchallenge.verdict import RESULTS_FILE, Status, Verdict, write_results
+from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, Verdict, write_results
 
 # Hidden inputs come from the secret: a test must reach the same branches, and pass, under every one of them.
 REFERENCE_SECRETS = 5
 NOT_IMPORTABLE = "SolutionImportError"  # the worker's exception type for a solution.py that cannot be imported
+MINIMUM_MUTANTS = 6
+CHECK = "check"  # the kind of a row that checks the challenge's files, not a grading
 
 
 @dataclass
 class Row:
     challenge: str
-    kind: str  # reference | starter | mutant
+    kind: str  # reference | starter | mutant | CHECK
     name: str
     score: float
     max_score: float
@@ -97,12 +100,25 @@ def verify_challenge(challenge: Challenge, workdir: Path, runner: Runner, *, thr
         row.ok = row.ok and [t.status for t in first.tests] == [t.status for t in verdict.tests]
         row.errors += secret_dependent_branches(first, verdict)
         row.ok = row.ok and not row.errors
-    contract_rows = [Row(challenge.slug, "contract", name, 0, 0, expectation, ok=not problems, seconds=0,
-                         errors=problems)
-                     for name, expectation, problems in (
-                         ("statement", "shows the contract", contract.statement_problems(challenge)),
-                         ("coverage", "every item, every test", contract.coverage_problems(challenge, first)))]
-    return [row for _, row in done] + contract_rows
+    # Checks of the challenge's files rather than gradings: the statement, the coverage, the mutants kept.
+    mutants = [verdict for verdict, row in done if row.kind == "mutant"]
+    check_rows = [Row(challenge.slug, CHECK, name, 0, 0, expectation, ok=not problems, seconds=0, errors=problems)
+                  for name, expectation, problems in (
+                      ("statement", "shows the contract", contract.statement_problems(challenge)),
+                      ("coverage", "every item, every test", contract.coverage_problems(challenge, first)),
+                      ("mutants", f"{MINIMUM_MUTANTS} or more, forbidden APIs exercised",
+                       mutant_problems(challenge, mutants)))]
+    return [row for _, row in done] + check_rows
+
+
+def mutant_problems(challenge: Challenge, mutants: list[Verdict]) -> list[str]:
+    problems = []
+    if len(mutants) < MINIMUM_MUTANTS:
+        problems.append(f"{len(mutants)} mutants: keep at least {MINIMUM_MUTANTS} plausible mistakes")
+    told = any(t.reason is Reason.FORBIDDEN_API for verdict in mutants for t in verdict.tests)
+    if challenge.meta.forbidden and not told:
+        problems.append("no mutant calls a forbidden API: add one, so that the guard is seen to tell it")
+    return problems
 
 
 def secret_dependent_branches(first: Verdict, other: Verdict) -> list[str]:

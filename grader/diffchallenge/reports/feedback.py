@@ -8,21 +8,23 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pytest_diffchallenge.figures import TENSOR_MEMORY_CEILING
 from pytest_diffchallenge.metadata import Limits
 from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.verdict import Reason, Status, Verdict
 
 FILE = "feedback.md"
 MARKS = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR"}
-SHOWN = {"peak_tensor_memory_bytes", "worker_rss_bytes", "runtime_ratio", "candidate_ms", "reference_ms",
-         "max_abs_error", "max_rel_error"}
+SHOWN = {"peak_tensor_memory_bytes", TENSOR_MEMORY_CEILING, "worker_rss_bytes", "runtime_ratio", "candidate_ms",
+         "reference_ms", "max_abs_error", "max_rel_error"}
 
 
 def describe_figures(figures: dict[str, float], limits: Limits) -> list[str]:
     """Measured figures in words, each against its budget when the challenge sets one."""
     lines = []
     if "peak_tensor_memory_bytes" in figures:
-        budget = f" (budget {format_size(limits.tensor_memory)})" if limits.tensor_memory else ""
+        ceiling = figures.get(TENSOR_MEMORY_CEILING)
+        budget = f" (budget {format_size(int(ceiling))})" if ceiling else ""
         lines.append(f"peak tensor memory {format_size(figures['peak_tensor_memory_bytes'])}{budget}")
     if "worker_rss_bytes" in figures:
         lines.append(f"worker resident memory {format_size(figures['worker_rss_bytes'])} "
