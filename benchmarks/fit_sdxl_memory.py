@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from diffusers.utils.logging import disable_progress_bar
 
 from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.bank.mutants import reference_dir
@@ -76,6 +77,7 @@ def main() -> None:
     reference = load_module("fit_sdxl_reference", reference_dir(challenge) / "solution.py")
     strategies = {"plain": probes.ORACLE, "reference": reference, "one at a time": SimpleSolution(one_at_a_time)}
     torch.set_num_threads(1)
+    disable_progress_bar()  # the pipelines' bars would interleave with the table
     warm_up()
     size = probes.scale(args.device)["size"]
     print(f"{args.device}: {size}x{size}, {probes.STEPS} steps, guidance 5, {args.runs} runs each")
