@@ -17,28 +17,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import statistics
 import time
-from pathlib import Path
 
 import torch
-from diffusers.utils.logging import disable_progress_bar
 
 from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.bank.mutants import reference_dir
 from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.worker.memory import measure_peak, warm_up
+from pytest_diffchallenge.worker.serve import load_module
 
 PROMPT = "an astronaut riding a horse"
-
-
-def load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def one_at_a_time(load, prompt, *, height, width, num_inference_steps, guidance_scale, generator):
@@ -73,11 +63,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     challenge = get_challenge("fit-sdxl-8gb")
-    probes = load_module("fit_sdxl_probes", challenge.probes)
-    reference = load_module("fit_sdxl_reference", reference_dir(challenge) / "solution.py")
+    probes = load_module("fit_sdxl_probes", str(challenge.probes))
+    reference = load_module("fit_sdxl_reference", str(reference_dir(challenge) / "solution.py"))
     strategies = {"plain": probes.ORACLE, "reference": reference, "one at a time": SimpleSolution(one_at_a_time)}
     torch.set_num_threads(1)
-    disable_progress_bar()  # the pipelines' bars would interleave with the table
     warm_up()
     size = probes.scale(args.device)["size"]
     print(f"{args.device}: {size}x{size}, {probes.STEPS} steps, guidance 5, {args.runs} runs each")

@@ -11,21 +11,13 @@ above the challenge's 95%.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-from pathlib import Path
 
 from diffchallenge.bank.challenges import get_challenge
+from diffchallenge.bank.mutants import reference_dir
+from pytest_diffchallenge.worker.serve import load_module
 
 ATTACKS = {"clean": (512, None), "resize": (1024, "resize"), "crop": (512, "crop"), "jpeg75": (512, "jpeg75")}
-
-
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
@@ -33,8 +25,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=40)
     args = parser.parse_args()
     challenge = get_challenge("invisible-watermark")
-    probes = load("watermark_probes", challenge.probes)
-    reference = load("watermark_reference", challenge.reference_dir / "solution.py")
+    probes = load_module("watermark_probes", str(challenge.probes))
+    reference = load_module("watermark_reference", str(reference_dir(challenge) / "solution.py"))
     encoders = {"package": probes.package_encode, "reference": reference.encode}
     print(f"{'encoder':<11}{'figure':<9}{'min':>8}{'mean':>8}{'>= 95%':>8}")
     for who, encode in encoders.items():
