@@ -79,6 +79,10 @@ def _field(data: dict, name: str, kind, path: Path, default=...):
     return value
 
 
+def _optional_size(raw_limits: dict, name: str) -> int | None:
+    return parse_size(raw_limits[name]) if name in raw_limits else None
+
+
 def load_metadata(path: Path) -> Metadata:
     path = Path(path)
     try:
@@ -114,9 +118,8 @@ def load_metadata(path: Path) -> Metadata:
         limits = Limits(
             timeout_s=_field(raw_limits, "timeout_s", float, limits_path, Limits.timeout_s),
             worker_memory=parse_size(_field(raw_limits, "worker_memory", str, limits_path, "4 GiB")),
-            tensor_memory=parse_size(raw_limits["tensor_memory"]) if "tensor_memory" in raw_limits else None,
-            cuda_tensor_memory=parse_size(raw_limits["cuda_tensor_memory"])
-            if "cuda_tensor_memory" in raw_limits else None,
+            tensor_memory=_optional_size(raw_limits, "tensor_memory"),
+            cuda_tensor_memory=_optional_size(raw_limits, "cuda_tensor_memory"),
             runtime_ratio=_field(raw_limits, "runtime_ratio", float, limits_path, None),
         )
     except ValueError as error:
