@@ -3,7 +3,10 @@
 Each student is graded by the one grading path (``grading.grade``) through a runner: by default local
 sessions forked from a warm fork server, with workers forked from a warm worker template (both in
 ``runners.forkserver``, stopped with the batch), or Docker containers. ``--jobs N`` runs N gradings at once
-with cores / N threads each (oversubscribed threads make tiny-model forwards many times slower).
+with cores / N threads each (oversubscribed threads make tiny-model forwards many times slower). On a Ray
+cluster, ``raybackend`` grades each student with the same ``grade_submission``, one Ray task per student.
+
+The gradebook is rewritten as each student's outcome comes in, in student order: it is complete when the batch is.
 
 Resuming: a student whose folder holds a results.json with status "graded" is skipped unless ``force``.
 Refused submissions and infrastructure errors are recorded as such (never as a zero) and tried again
@@ -16,6 +19,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -82,19 +86,42 @@ def previous_verdict(folder: Path) -> Verdict | None:
 
 def grade_student(runner: Runner, challenge: Challenge, student: str, source: Path, out: Path,
                   options: GradeOptions, force: bool) -> Outcome:
+    """Grade one student into ``out/student`` (or skip one already graded): the local pool's unit of work."""
     folder = out / student
-    if not force and (verdict := previous_verdict(folder)) is not None:
-        return Outcome(student, "graded", verdict=verdict, seconds=verdict.duration_s, resumed=True)
+    if not force and (resumed := resumed_outcome(student, folder)) is not None:
+        return resumed
+    clear_folder(folder)
+    outcome = grade_submission(runner, challenge, student, source, folder, options)
+    record_outcome(outcome, folder, challenge)
+    return outcome
+
+
+def resumed_outcome(student: str, folder: Path) -> Outcome | None:
+    verdict = previous_verdict(folder)
+    if verdict is None:
+        return None
+    return Outcome(student, "graded", verdict=verdict, seconds=verdict.duration_s, resumed=True)
+
+
+def clear_folder(folder: Path) -> None:
+    """Remove an earlier run's reports, so that a failed regrade cannot leave stale ones behind."""
     folder.mkdir(parents=True, exist_ok=True)
     remove_reports(folder)
     (folder / OUTCOME_FILE).unlink(missing_ok=True)
+
+
+def grade_submission(runner: Runner, challenge: Challenge, student: str, source: Path, folder: Path,
+                     options: GradeOptions) -> Outcome:
+    """Grade one submission; the grader log goes to ``folder``. Writes no report: ``record_outcome`` does.
+
+    Whatever goes wrong is an outcome (refused, or an infrastructure error for this student only), never a zero.
+    """
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="diffchallenge-batch-") as scratch:
             submission = open_submission(source, Path(scratch) / "submission")
             verdict = runner.grade(challenge, submission.folder, folder, options)
         verdict = verdict.with_(submission=str(source))
-        write_reports(verdict, folder, challenge.meta.limits)
         outcome = Outcome(student, verdict.status, message="; ".join(verdict.errors), verdict=verdict)
         if outcome.status == "error" and not outcome.message:
             outcome.message = "a test could not be run by the grader; see results.json"
@@ -103,10 +130,16 @@ def grade_student(runner: Runner, challenge: Challenge, student: str, source: Pa
     except Exception as error:  # an infrastructure fault for this student only: recorded, never a zero
         outcome = Outcome(student, "error", message=f"{type(error).__name__}: {error}")
     outcome.seconds = round(time.monotonic() - started, 2)
+    return outcome
+
+
+def record_outcome(outcome: Outcome, folder: Path, challenge: Challenge) -> None:
+    """The student's files: the verdict's reports, or why there is no verdict."""
+    if outcome.verdict is not None:
+        write_reports(outcome.verdict, folder, challenge.meta.limits)
     if outcome.status != "graded":
         write_atomically(folder / OUTCOME_FILE, json.dumps(
-            {"student": student, "status": outcome.status, "message": outcome.message}, indent=2))
-    return outcome
+            {"student": outcome.student, "status": outcome.status, "message": outcome.message}, indent=2))
 
 
 # -- the batch --------------------------------------------------------------------------------------------------
@@ -120,41 +153,53 @@ def check_out_folder(out: Path, challenge: Challenge, force: bool) -> None:
                          f"choose another --out or pass --force")
 
 
+def prepare_batch(challenge: Challenge, submissions: Path, out: Path, force: bool) -> dict[str, Path]:
+    """The students to grade, once ``out`` is known to be fit for this challenge's gradebook."""
+    students = find_submissions(submissions)
+    check_out_folder(out, challenge, force)
+    out.mkdir(parents=True, exist_ok=True)
+    return students
+
+
+def collect_outcomes(challenge: Challenge, students: dict[str, Path], out: Path, console: Console,
+                     finished: Iterable[Outcome]) -> list[Outcome]:
+    """Show each outcome as it comes and keep the gradebook up to date; return the outcomes in student order."""
+    outcomes: dict[str, Outcome] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"grading {challenge.slug}", total=len(students))
+        for outcome in finished:
+            outcomes[outcome.student] = outcome
+            progress.console.print(outcome_line(outcome))
+            progress.advance(task)
+            gradebook.write(out, challenge, [outcomes[name] for name in students if name in outcomes])
+    return [outcomes[name] for name in students]
+
+
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int = 1, force: bool = False,
                 device: str = "cpu", console: Console | None = None, runner: Runner | None = None,
                 sandbox: str = SANDBOX_REQUIRED) -> list[Outcome]:
     """Grade every submission in ``submissions`` into ``out``; write the gradebook; return the outcomes."""
-    students = find_submissions(submissions)
     if jobs < 1:
         raise BatchError("--jobs must be at least 1")
-    check_out_folder(out, challenge, force)
-    out.mkdir(parents=True, exist_ok=True)
-    console = console or Console(stderr=True)
+    students = prepare_batch(challenge, submissions, out, force)
     options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs), sandbox=sandbox)
     own_runner = runner is None
     runner = runner or forkserver_runner()
-    outcomes: dict[str, Outcome] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
-        task = progress.add_task(f"grading {challenge.slug}", total=len(students))
-        futures = {pool.submit(grade_student, runner, challenge, name, source, out, options, force): name
-                   for name, source in students.items()}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_student, runner, challenge, name, source, out, options, force)
+                   for name, source in students.items()]
         try:
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[outcome.student] = outcome
-                progress.console.print(outcome_line(outcome))
-                progress.advance(task)
+            outcomes = collect_outcomes(challenge, students, out, console or Console(stderr=True),
+                                        (future.result() for future in as_completed(futures)))
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             runner.stop_all()
             raise
     if own_runner:
         runner.stop_all()  # nothing is left running: its worker template goes with the batch
-    ordered = [outcomes[name] for name in students]
-    gradebook.write(out, challenge, ordered)
-    return ordered
+    return outcomes
 
 
 def outcome_line(outcome: Outcome) -> str:

@@ -27,7 +27,7 @@ from diffchallenge.bank import mutation_record
 from diffchallenge.exits import EPILOG, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
 from diffchallenge.nbgrader.commands import add_nbgrader_commands
 from diffchallenge.reports.results import FORMATS
-from diffchallenge.runners.choice import add_runner_arguments, runner_for
+from diffchallenge.runners.choice import add_runner_arguments, docker_settings, runner_for
 from pytest_diffchallenge.metadata import DIFFICULTIES, DOMAINS, ChallengeFormatError
 
 console = Console(stderr=True)
@@ -155,9 +155,23 @@ def command_grade_batch(args) -> int:
     from diffchallenge.reports import gradebook
 
     challenge = bank.get_challenge(args.challenge)
-    runner = runner_for(args) if args.runner == "docker" else None  # else: the batch's warm fork server
-    outcomes = batch.grade_batch(challenge, Path(args.submissions), Path(args.out), jobs=args.jobs, force=args.force,
-                                 device=args.device, console=console, runner=runner, sandbox=sandbox_mode(args))
+    if args.backend == "ray":
+        from diffchallenge import raybackend
+
+        if args.jobs is not None:
+            raise UsageError("--jobs sizes the local pool; on Ray each node runs as many gradings as its CPUs, "
+                             "GPUs and memory hold (--threads CPUs each)")
+        threads = 1 if args.threads is None else args.threads
+        outcomes = raybackend.grade_batch(challenge, Path(args.submissions), Path(args.out), address=args.address,
+                                          threads=threads, force=args.force, device=args.device, console=console,
+                                          sandbox=sandbox_mode(args), docker=docker_settings(args))
+    else:
+        if args.address is not None or args.threads is not None:
+            raise UsageError("--address and --threads go with --backend ray")
+        runner = runner_for(args) if args.runner == "docker" else None  # else: the batch's warm fork server
+        jobs = 1 if args.jobs is None else args.jobs
+        outcomes = batch.grade_batch(challenge, Path(args.submissions), Path(args.out), jobs=jobs, force=args.force,
+                                     device=args.device, console=console, runner=runner, sandbox=sandbox_mode(args))
     counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "refused", "error")}
     scores = [o.verdict.score for o in outcomes if o.status == "graded" and o.verdict is not None]
     mean = f", mean score {sum(scores) / len(scores):.1f}/{challenge.meta.points}" if scores else ""
@@ -404,12 +418,19 @@ def register_grading_commands(commands) -> None:
     sub.add_argument("submissions", metavar="SUBMISSIONS", help="folder with one submission per student")
     sub.add_argument("--challenge", required=True, metavar="SLUG")
     sub.add_argument("--out", required=True, metavar="DIR", help="one result folder per student, plus the gradebook")
-    sub.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="gradings at once; each gets cores/N threads (default: %(default)s)")
+    sub.add_argument("--jobs", type=int, metavar="N",
+                     help="local backend: gradings at once; each gets cores/N threads (default: 1)")
     sub.add_argument("--force", action="store_true", help="grade again students already graded in --out")
     sub.add_argument("--device", default="cpu")
     add_sandbox_argument(sub)
     add_runner_arguments(sub)
+    group = sub.add_argument_group("backend", "where the gradings run (README: Grading on a Ray cluster)")
+    group.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: a pool on this machine; ray: one Ray task per student on a Ray cluster")
+    group.add_argument("--address", metavar="ADDR",
+                       help="ray: the cluster's head, HOST:PORT (default: start Ray on this machine for this batch)")
+    group.add_argument("--threads", type=int, metavar="N",
+                       help="ray: CPU threads per grading, the CPUs each task asks for (default: 1)")
 
     sub = add_command(commands, "scoreboard", command_scoreboard,
                       "grade every reference solution and print a scoreboard")

@@ -21,15 +21,23 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                        help="hard limit for the whole container (default: from the challenge's time limits)")
 
 
+def docker_settings(args: argparse.Namespace) -> dict | None:
+    """The Docker runner's settings when `--runner docker` was given (plain data: a Ray node builds its own runner)."""
+    if getattr(args, "runner", "local") != "docker":
+        return None
+    return {"image": args.image, "gpus": args.gpus, "memory": args.memory, "cpus": args.cpus, "pids": args.pids,
+            "wall_clock_s": args.wall_clock}
+
+
 def docker_runner(args: argparse.Namespace):
     """The Docker runner when `--runner docker` was given (engine and image checked now), else None."""
-    if getattr(args, "runner", "local") != "docker":
+    settings = docker_settings(args)
+    if settings is None:
         return None
     from diffchallenge.grading import GradeOptions
     from diffchallenge.runners.docker import DockerRunner, image_tag
 
-    runner = DockerRunner(image=args.image, gpus=args.gpus, memory=args.memory, cpus=args.cpus, pids=args.pids,
-                          wall_clock_s=args.wall_clock)
+    runner = DockerRunner(**settings)
     runner.check_image(*image_tag(GradeOptions(device=args.device), args.image))
     return runner
 
