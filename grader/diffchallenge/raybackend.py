@@ -26,7 +26,7 @@ import logging
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
@@ -227,7 +227,7 @@ def received_outcome(student: str, source: Path, answer: str) -> tuple[Outcome, 
 
 
 def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path], out: Path, options: GradeOptions,
-                      force: bool, docker: dict | None, head_kit: dict[str, str]) -> Iterator[Outcome]:
+                      force: bool, docker: dict | None, head_kit: dict[str, str]) -> Generator[Outcome]:
     """Submit every student not yet graded; yield each outcome, recorded, as it comes back."""
     needs = task_resources(challenge, options)
     task = ray.remote(grade_on_node).options(num_cpus=needs["CPU"], memory=needs["memory"],
