@@ -26,7 +26,7 @@ import logging
 import shutil
 import socket
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
@@ -54,6 +54,7 @@ from diffchallenge.submissions import SubmissionRefused, open_submission
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.sandboxing import SANDBOX_REQUIRED
 from pytest_diffchallenge.staging import copy_submission
+from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.verdict import Verdict, VerdictError, write_atomically
 
 NODE_RETRIES = 3  # tries of a task whose node or Ray worker died, each on whichever node Ray picks
@@ -86,13 +87,19 @@ def fitting_nodes(nodes: list[dict], needs: dict[str, float]) -> list[dict]:
     fitting = [node for node in alive if all(node["Resources"].get(name, 0) >= need for name, need in needs.items())]
     if fitting:
         return fitting
-    wanted = ", ".join(f"{name} {need:g}" for name, need in needs.items())
-    declared = "; ".join(f"{describe(node_of(node))}: " + ", ".join(
-        f"{name} {node['Resources'].get(name, 0):g}" for name in needs) for node in alive) or "no live node"
+    wanted = amounts(needs, needs)
+    declared = "; ".join(f"{describe(node_of(node))}: {amounts(node['Resources'], needs)}" for node in alive)
     hint = (" Declare GPUs when starting a GPU node: ray start --address HEAD:PORT --num-gpus N."
             if "GPU" in needs and not any(node["Resources"].get("GPU") for node in alive) else "")
     raise GradingError(f"no node of the Ray cluster can run a grading: each needs {wanted}, and the cluster has "
-                       f"{declared}.{hint}")
+                       f"{declared or 'no live node'}.{hint}")
+
+
+def amounts(resources: dict[str, float], names: Iterable[str]) -> str:
+    """Resources as a person reads them: "CPU 2, memory 3548.00 MiB, GPU 1"."""
+    shown = {name: resources.get(name, 0) for name in names}
+    return ", ".join(f"{name} {format_size(amount) if name == 'memory' else f'{amount:g}'}"
+                     for name, amount in shown.items())
 
 
 # -- a node's identity -------------------------------------------------------------------------------------------
@@ -215,7 +222,9 @@ def received_outcome(student: str, source: Path, answer: str) -> tuple[Outcome, 
         status, message, log = record["status"], record["message"], record["log"]
         if status not in OUTCOME_STATUSES or not isinstance(message, str) or not isinstance(log, str):
             raise TypeError("status, message or log malformed")
-        seconds = float(record["seconds"])
+        seconds = record["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError("seconds is not a number")
         verdict = None if record["verdict"] is None else Verdict.from_json(record["verdict"])
     except (ValueError, KeyError, TypeError, VerdictError) as error:
         return Outcome(student, "error", message=f"a Ray node sent a malformed result: {error!r}"), ""
