@@ -67,10 +67,12 @@ class Cluster:
         if name in self.nodes:
             return self.ids[name]
         head = not self.nodes
-        where = ["--head", "--port", self.address.split(":")[1], "--include-dashboard", "false"] if head else \
-            ["--address", self.address]
+        where = ["--head", "--port", self.address.split(":")[1], "--include-dashboard", "false",
+                 "--ray-client-server-port", str(free_port())] if head else ["--address", self.address]
         # Same temp dir for every node, as on one machine; the object store's files live there, not in /dev/shm.
-        command = [BIN / "ray", "start", "--block", *where, "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+        # Free ports for what would listen on a fixed one: several nodes share this machine, and CI's.
+        command = [BIN / "ray", "start", "--block", *where, "--node-ip-address", "127.0.0.1",
+                   "--dashboard-agent-listen-port", str(free_port()), "--num-cpus", "1",
                    "--num-gpus", str(gpus), "--resources", json.dumps({name: 1}), "--temp-dir", self.root,
                    "--plasma-directory", self.root, "--object-store-memory", str(100 * 1024**2),
                    "--disable-usage-stats"]
