@@ -57,7 +57,7 @@ from pytest_diffchallenge.staging import copy_submission
 from pytest_diffchallenge.units import format_size
 from pytest_diffchallenge.verdict import Verdict, VerdictError, write_atomically
 
-NODE_RETRIES = 3  # tries of a task whose node or Ray worker died, each on whichever node Ray picks
+NODE_RETRIES = 3  # retries of a task whose node or Ray worker died, each on whichever node Ray picks
 IDENTITY_TIMEOUT_S = 300  # a node's first task starts a Ray worker and hashes the bank
 LOG_TAIL_CHARS = 200_000  # of the grader log sent back: a submission may flood its output
 OUTCOME_STATUSES = ("graded", "error", "refused")
