@@ -76,9 +76,9 @@ class Cluster:
                    "--num-gpus", str(gpus), "--resources", json.dumps({name: 1}), "--temp-dir", self.root,
                    "--plasma-directory", self.root, "--object-store-memory", str(100 * 1024**2),
                    "--disable-usage-stats"]
-        log = (self.root / f"{name}.log").open("w")
-        self.nodes[name] = subprocess.Popen([str(part) for part in command], env=self.environment(bank),
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        with (self.root / f"{name}.log").open("w") as log:
+            self.nodes[name] = subprocess.Popen([str(part) for part in command], env=self.environment(bank),
+                                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.wait_for_nodes()
         return self.ids[name]
 
