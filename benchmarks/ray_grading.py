@@ -48,10 +48,10 @@ def start_cluster(root: Path, cpus_per_node: list[int], nodes: list[subprocess.P
     object store's files under ``root``."""
     address = f"127.0.0.1:{free_port()}"
     for index, cpus in enumerate(cpus_per_node):
-        where = ["--head", "--port", address.split(":")[1], "--include-dashboard", "false",
-                 "--ray-client-server-port", str(free_port())] if index == 0 else ["--address", address]
+        where = ["--head", "--port", address.split(":")[1], "--include-dashboard", "false"] if index == 0 else \
+            ["--address", address]
         nodes.append(subprocess.Popen(
-            [str(RAY), "start", "--block", *where, "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus),
+            [str(RAY), "start", "--block", *where, "--num-cpus", str(cpus),
              "--dashboard-agent-listen-port", str(free_port()),
              "--temp-dir", str(root), "--plasma-directory", str(root), "--disable-usage-stats"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -32,7 +32,7 @@ SOLUTIONS = {"correct": (HOSTILE / "correct.py").read_text(), "half_right": (HOS
 NODES_SCRIPT = """
 import json, sys, time, ray
 ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
-deadline = time.monotonic() + 120
+deadline = time.monotonic() + 60
 while True:
     nodes = [n for n in ray.nodes() if n["Alive"]]
     if len(nodes) == int(sys.argv[2]) or time.monotonic() > deadline:
@@ -67,11 +67,11 @@ class Cluster:
         if name in self.nodes:
             return self.ids[name]
         head = not self.nodes
-        where = ["--head", "--port", self.address.split(":")[1], "--include-dashboard", "false",
-                 "--ray-client-server-port", str(free_port())] if head else ["--address", self.address]
+        where = ["--head", "--port", self.address.split(":")[1], "--include-dashboard", "false"] if head else \
+            ["--address", self.address]
         # Same temp dir for every node, as on one machine; the object store's files live there, not in /dev/shm.
         # Free ports for what would listen on a fixed one: several nodes share this machine, and CI's.
-        command = [BIN / "ray", "start", "--block", *where, "--node-ip-address", "127.0.0.1",
+        command = [BIN / "ray", "start", "--block", *where,
                    "--dashboard-agent-listen-port", str(free_port()), "--num-cpus", "1",
                    "--num-gpus", str(gpus), "--resources", json.dumps({name: 1}), "--temp-dir", self.root,
                    "--plasma-directory", self.root, "--object-store-memory", str(100 * 1024**2),
@@ -84,7 +84,7 @@ class Cluster:
 
     def wait_for_nodes(self) -> None:
         found = subprocess.run([sys.executable, "-c", NODES_SCRIPT, self.address, str(len(self.nodes))],
-                               env=self.environment(), capture_output=True, text=True, timeout=180)
+                               env=self.environment(), capture_output=True, text=True, timeout=90)
         assert found.returncode == 0, found.stderr[-3000:]
         nodes = json.loads(found.stdout.splitlines()[-1])
         assert len(nodes) == len(self.nodes), (nodes, self.logs())
