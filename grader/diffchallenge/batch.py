@@ -91,9 +91,7 @@ def grade_student(runner: Runner, challenge: Challenge, student: str, source: Pa
     if not force and (resumed := resumed_outcome(student, folder)) is not None:
         return resumed
     clear_folder(folder)
-    outcome = grade_submission(runner, challenge, student, source, folder, options)
-    record_outcome(outcome, folder, challenge)
-    return outcome
+    return record_outcome(grade_submission(runner, challenge, student, source, folder, options), folder, challenge)
 
 
 def resumed_outcome(student: str, folder: Path) -> Outcome | None:
@@ -133,13 +131,20 @@ def grade_submission(runner: Runner, challenge: Challenge, student: str, source:
     return outcome
 
 
-def record_outcome(outcome: Outcome, folder: Path, challenge: Challenge) -> None:
-    """The student's files: the verdict's reports, or why there is no verdict."""
-    if outcome.verdict is not None:
-        write_reports(outcome.verdict, folder, challenge.meta.limits)
+def record_outcome(outcome: Outcome, folder: Path, challenge: Challenge) -> Outcome:
+    """Write the student's files: the verdict's reports, or why there is no verdict. A report that cannot be
+    written (a full disk) makes this student an infrastructure error, graded again next run; the batch goes on."""
+    try:
+        if outcome.verdict is not None:
+            write_reports(outcome.verdict, folder, challenge.meta.limits)
+    except OSError as error:
+        remove_reports(folder)
+        outcome = Outcome(outcome.student, "error", message=f"the reports could not be written: {error}",
+                          seconds=outcome.seconds)
     if outcome.status != "graded":
         write_atomically(folder / OUTCOME_FILE, json.dumps(
             {"student": outcome.student, "status": outcome.status, "message": outcome.message}, indent=2))
+    return outcome
 
 
 # -- the batch --------------------------------------------------------------------------------------------------

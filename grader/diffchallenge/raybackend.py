@@ -253,9 +253,7 @@ def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path],
                 try:
                     archive = pack_submission(source, Path(scratch) / student)
                 except SubmissionRefused as refusal:
-                    refused = Outcome(student, "refused", message=str(refusal))
-                    record_outcome(refused, folder, challenge)
-                    yield refused
+                    yield record_outcome(Outcome(student, "refused", message=str(refusal)), folder, challenge)
                     continue
                 reference = task.remote(challenge.slug, student, ray.put(archive), asdict(options), docker, head_kit)
                 pending[reference] = (student, source)
@@ -268,8 +266,7 @@ def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path],
                 outcome, log = Outcome(student, "error", message=f"the Ray task failed: {error}"), ""
             if log:
                 write_atomically(out / student / LOG_FILE, log)
-            record_outcome(outcome, out / student, challenge)
-            yield outcome
+            yield record_outcome(outcome, out / student, challenge)
     finally:
         for reference in pending:  # an interrupted batch: each grading stops and cleans up (grading.grade)
             ray.cancel(reference)
