@@ -59,8 +59,10 @@ class Cluster:
         self.ids: dict[str, str] = {}
 
     def environment(self, bank: Path | None = None) -> dict[str, str]:
+        # HOME: Ray keeps its authentication token in ~/.ray; this cluster's is its own, whatever an earlier
+        # cluster on this machine left there.
         return {**os.environ, **FAST_HEALTH_CHECKS, "DIFFCHALLENGE_BANK": str(bank or self.bank),
-                "TMPDIR": str(self.root), "RAY_USAGE_STATS_ENABLED": "0"}
+                "TMPDIR": str(self.root), "HOME": str(self.root / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
 
     def start(self, name: str, *, gpus: int = 0, bank: Path | None = None) -> str:
         """Start a node with one CPU (and ``gpus`` declared GPUs, real or not); return its Ray node id."""
@@ -236,3 +238,25 @@ def test_a_node_with_another_bank_refuses_the_work(cluster, tmp_path):
     assert f"id {stale[:12]}) refuses the work: stale kit" in output, output
     assert cluster.ids["head"][:12] not in output, "only the stale node is named"
     assert not any((tmp_path / "out").glob(f"*/{RESULTS_FILE}")), "nothing was graded"
+
+
+def test_without_an_address_ray_starts_here_for_the_batch_and_leaves_nothing(tmp_path):
+    scratch = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))  # short: Ray's socket paths
+    try:
+        (scratch / "home").mkdir()
+        environment = {**os.environ, "DIFFCHALLENGE_BANK": str(TOY_BANK), "TMPDIR": str(scratch),
+                       "HOME": str(scratch / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
+        process = subprocess.Popen(
+            [str(BIN / "diffchallenge"), "grade-batch", str(make_submissions(tmp_path / "submissions", 2)),
+             "--challenge", "toy-challenge", "--out", str(tmp_path / "out"), "--backend", "ray"],
+            env=environment, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        code, output = finished(process)
+        assert code == 0, output
+        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
+            "student0": 6, "student1": 3}
+        time.sleep(1)  # Ray's last processes take a moment to go
+        left = subprocess.run(["pgrep", "-af", str(scratch)], capture_output=True, text=True).stdout
+        assert not left, f"still running: {left}"
+        assert sorted(os.listdir(scratch)) == ["home"], "Ray's session and its workers' folders are removed"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

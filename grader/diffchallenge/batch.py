@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -46,12 +46,12 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def forkserver_runner() -> LocalRunner:
+def forkserver_runner(preload: Sequence[str] = ()) -> LocalRunner:
     from diffchallenge.runners.forkserver import ForkServer
 
     # Read at import time by the fork server's modules (tqdm, transformers' logging).
     os.environ.update(GRADER_ENVIRONMENT)
-    return LocalRunner(ForkServer())
+    return LocalRunner(ForkServer(preload))
 
 
 # -- finding the submissions -----------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Generator, Iterable
-from contextlib import closing
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ NODE_RETRIES = 3  # retries of a task whose node or Ray worker died, each on whi
 IDENTITY_TIMEOUT_S = 300  # a node's first task starts a Ray worker and hashes the bank
 LOG_TAIL_CHARS = 200_000  # of the grader log sent back: a submission may flood its output
 OUTCOME_STATUSES = ("graded", "error", "refused")
+RAY_WORKER_MAIN = "ray._private.workers.default_worker"  # skipped by the fork server if Ray moves it
 INSTALL_HINT = "install it on every node: pip install 'diffchallenge[ray]' (README: Grading on a Ray cluster)"
 
 
@@ -176,7 +178,9 @@ def pack_submission(source: Path, scratch: Path) -> bytes:
 @functools.cache
 def local_runner() -> Runner:
     """The Ray worker's fork server, kept for its next tasks (it exits with the worker)."""
-    return forkserver_runner()
+    # multiprocessing runs the main script again in each forked session (CPython never passes it to the fork
+    # server's preload), and a Ray worker's main imports all of ray: about 2 s a grading, unless preloaded.
+    return forkserver_runner(preload=[RAY_WORKER_MAIN])
 
 
 def node_runner(docker: dict | None, options: GradeOptions) -> Runner:
@@ -272,16 +276,46 @@ def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path],
             ray.cancel(reference)
 
 
-def connect(ray: Any, address: str | None) -> None:
-    """Join the cluster at ``address``, or start a Ray instance on this machine for this batch alone."""
+@contextmanager
+def connected(ray: Any, address: str | None) -> Iterator[None]:
+    """Joined to the cluster at ``address``, or to a Ray instance started on this machine for this batch alone.
+
+    A Ray instance of our own keeps everything in a temporary folder, removed once it has stopped: its session
+    files, and what its workers leave when it kills them (their fork servers' folders).
+    """
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # the grader logs are in the result folders
+    scratch = None if address is not None else tempfile.mkdtemp(prefix="dcray-")  # short: Ray's socket paths
     try:
-        if address is None:
-            ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
-        else:
+        if scratch is None:
             ray.init(address=address, **quiet)
+        else:
+            with environment_variable("TMPDIR", scratch):  # inherited by the raylet, then by every Ray worker
+                ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
     except ConnectionError as error:
         raise GradingError(f"cannot reach the Ray cluster at {address}: {error}") from None
+    except OSError as error:  # e.g. socket paths too long under a long TMPDIR
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise GradingError(f"cannot start Ray on this machine: {error}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, address: str | None = None, threads: int = 1,
@@ -294,10 +328,7 @@ def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, address: 
     options = GradeOptions(device=device, threads=threads, sandbox=sandbox)
     head_kit = this_kit()
     ray = import_ray()
-    connect(ray, address)
-    try:
+    with connected(ray, address):
         check_nodes(ray, fitting_nodes(ray.nodes(), task_resources(challenge, options)), head_kit)
         with closing(graded_on_cluster(ray, challenge, students, out, options, force, docker, head_kit)) as graded:
             return collect_outcomes(challenge, students, out, console or Console(stderr=True), graded)
-    finally:
-        ray.shutdown()

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -32,8 +33,9 @@ from pytest_diffchallenge.spawning import TEMPLATE_VARIABLE, WorkerTemplate
 NO_TEMPLATE_VARIABLE = "DIFFCHALLENGE_NO_WORKER_TEMPLATE"  # "1": fresh workers (benchmarks, a host where forks fail)
 
 # Imported once by the fork server. Missing ones are skipped by multiprocessing, so the list may name
-# optional heavy modules that most challenges' probes import.
-PRELOAD = ["torch", "diffusers", "transformers", "pytest", "pytest_timeout", "pytest_diffchallenge.plugin",
+# optional heavy modules that most challenges' probes import. "__main__" first: the program's main script
+# (a Ray worker's is Ray's, which imports ray) is then imported once here, not again by every forked session.
+PRELOAD = ["__main__", "torch", "diffusers", "transformers", "pytest", "pytest_timeout", "pytest_diffchallenge.plugin",
            "pytest_diffchallenge.checks", "pytest_diffchallenge.recipes",
            "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion", "diffchallenge.runners.forkserver"]
 
@@ -72,10 +74,11 @@ class ForkedProcess:
 
 
 class ForkServer(RunningSessions):
-    def __init__(self) -> None:
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        """``preload``: modules to import once in the fork server, besides ``PRELOAD``."""
         super().__init__()
         self.forkserver = multiprocessing.get_context("forkserver")
-        self.forkserver.set_forkserver_preload(PRELOAD)
+        self.forkserver.set_forkserver_preload([*PRELOAD, *preload])
         self.use_template = os.environ.get(NO_TEMPLATE_VARIABLE) != "1"
         self.template: WorkerTemplate | None = None
         self.template_lock = threading.Lock()  # sessions start from grade-batch's threads
