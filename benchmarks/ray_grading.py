@@ -54,14 +54,21 @@ def start_cluster(root: Path, cpus_per_node: list[int], nodes: list[subprocess.P
             [str(RAY), "start", "--block", *where, "--num-cpus", str(cpus),
              "--dashboard-agent-listen-port", str(free_port()),
              "--temp-dir", str(root), "--plasma-directory", str(root), "--disable-usage-stats"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        subprocess.run([sys.executable, "-c", WAIT_NODES, address, str(index + 1)], check=True, timeout=300)
+            env=cluster_environment(root), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+        subprocess.run([sys.executable, "-c", WAIT_NODES, address, str(index + 1)], env=cluster_environment(root),
+                       check=True, timeout=300)
     return address
 
 
-def grade(submissions: Path, out: Path, *arguments: str) -> float:
+def cluster_environment(root: Path) -> dict[str, str]:
+    """HOME under ``root``: Ray keeps its authentication token in ~/.ray, and this cluster's is its own."""
+    return {**os.environ, "HOME": str(root / "home")}
+
+
+def grade(submissions: Path, out: Path, *arguments: str, environment: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    run(CLI + ["grade-batch", str(submissions), "--challenge", SLUG, "--out", str(out), *arguments])
+    run(CLI + ["grade-batch", str(submissions), "--challenge", SLUG, "--out", str(out), *arguments], environment)
     return time.perf_counter() - started
 
 
@@ -83,7 +90,8 @@ def main() -> None:
             nodes: list[subprocess.Popen] = []
             try:
                 address = start_cluster(root, cpus, nodes)
-                rows.append((name, grade(submissions, out, "--backend", "ray", "--address", address), out))
+                rows.append((name, grade(submissions, out, "--backend", "ray", "--address", address,
+                                         environment=cluster_environment(root)), out))
             finally:
                 for node in reversed(nodes):
                     kill_tree(node.pid)
@@ -91,7 +99,8 @@ def main() -> None:
                 shutil.rmtree(root, ignore_errors=True)
             print(f"{name} done", flush=True)
         out = work / "ray-local"
-        rows.append(("Ray started by the command", grade(submissions, out, "--backend", "ray"), out))
+        rows.append(("Ray started by the command", grade(submissions, out, "--backend", "ray",
+                                                         environment=cluster_environment(work)), out))
         full = get_challenge(SLUG).meta.points
         print(f"\n{'mode':30} {'wall s':>8} {'per minute':>11} {'s/submission':>13} {'overhead s':>11} "
               f"{'task s':>7}")

@@ -53,6 +53,8 @@ def test_the_statement_must_show_the_current_contract(toy):
         "README.md's contract block differs from challenge.toml's [[contract]] items"]
     readme.write_text("# no contract here\n")
     assert "README.md has no contract block" in contract.statement_problems(challenge)[0]
+    readme.unlink()
+    assert contract.statement_problems(challenge) == ["README.md is missing: the statement, with the contract block"]
 
 
 def test_every_item_needs_a_hidden_test_and_every_test_an_item(toy):

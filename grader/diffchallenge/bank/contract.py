@@ -21,6 +21,8 @@ def statement_block(challenge: Challenge) -> str:
 
 
 def statement_problems(challenge: Challenge) -> list[str]:
+    if not challenge.statement.is_file():
+        return ["README.md is missing: the statement, with the contract block"]
     text = challenge.statement.read_text(encoding="utf-8")
     if not challenge.meta.contract:
         return ["challenge.toml lists no [[contract]] items"]
