@@ -1,3 +1,4 @@
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,13 @@ HERE = Path(__file__).parent
 TOY_BANK = HERE / "toy-bank"
 TOY = TOY_BANK / "challenges" / "toy-challenge"
 HOSTILE = HERE / "hostile"
+# An image of the toy bank, for the tests that grade with the Docker runner (scripts/test.sh builds it).
+TOY_IMAGE = os.environ.get("DIFFCHALLENGE_TOY_IMAGE", "")
+DOCKER_SKIP = (
+    "the Docker runner grades the challenges baked into its image (the bank it was built from, checked against "
+    "the local bank by the image's bank-hash label), and tests/toy-bank is not in diffchallenge:cpu. Build an "
+    "image of the toy bank under its own tag (DIFFCHALLENGE_BANK=$PWD/tests/toy-bank diffchallenge image build "
+    "--cpu --tag diffchallenge:toy-cpu) and set DIFFCHALLENGE_TOY_IMAGE=diffchallenge:toy-cpu to run these cases")
 
 pytest_plugins = ["pytester"]
 collect_ignore = ["toy-bank", "hostile"]  # graded as data by the tests, never collected as tests

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import pytest
 from _pytest.assertion.rewrite import _rewrite_test
-from conftest import HOSTILE, TOY, TOY_BANK
+from conftest import DOCKER_SKIP, HOSTILE, TOY, TOY_BANK, TOY_IMAGE
 
 from pytest_diffchallenge.verdict import RESULTS_FILE, Reason, Status, Verdict, VerdictError, read_results
 
@@ -745,12 +745,6 @@ def summary(verdict: Verdict | None):
     return (verdict.status, verdict.score, [(t.name, str(t.status), str(t.reason), t.score) for t in verdict.tests])
 
 
-TOY_IMAGE = os.environ.get("DIFFCHALLENGE_TOY_IMAGE", "")
-DOCKER_SKIP = (
-    "the Docker runner grades the challenges baked into its image (the bank it was built from, checked against "
-    "the local bank by the image's bank-hash label), and tests/toy-bank is not in diffchallenge:cpu. Build an "
-    "image of the toy bank under its own tag (DIFFCHALLENGE_BANK=$PWD/tests/toy-bank diffchallenge image build "
-    "--cpu --tag diffchallenge:toy-cpu) and set DIFFCHALLENGE_TOY_IMAGE=diffchallenge:toy-cpu to run these cases")
 # In the container the same trusted code reads the same replies: the classics and garbage data (class 9) are
 # graded there by the local runner's cases alone; every attack on a boundary (classes 1 to 8) runs in both.
 DOCKER_CLASSES = {str(attack) for attack in range(1, 9)}

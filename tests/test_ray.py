@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, TOY_BANK
+from conftest import DOCKER_SKIP, HOSTILE, TOY_BANK, TOY_IMAGE
 
 from pytest_diffchallenge.processes import kill_tree
 from pytest_diffchallenge.verdict import RESULTS_FILE, read_results
@@ -260,3 +260,23 @@ def test_without_an_address_ray_starts_here_for_the_batch_and_leaves_nothing(tmp
         assert sorted(os.listdir(scratch)) == ["home"], "Ray's session and its workers' folders are removed"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP)
+def test_with_runner_docker_a_node_grades_in_the_hardened_container(tmp_path):
+    root = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))
+    cluster = Cluster(root, TOY_BANK)  # the image's own bank: its identity labels must match
+    try:
+        node = cluster.start("head")
+        code, output = cluster.grade_batch(make_submissions(tmp_path / "submissions", 2), tmp_path / "out",
+                                           "--backend", "ray", "--address", cluster.address, "--runner", "docker",
+                                           "--image", TOY_IMAGE)
+        assert code == 0, output + cluster.logs()
+        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
+            "student0": 6, "student1": 3}
+        runner = read_results(tmp_path / "out" / "student0" / RESULTS_FILE).runner
+        assert (runner["kind"], runner["image"], runner["ray_node"]["node_id"]) == ("docker", TOY_IMAGE, node)
+    finally:
+        for name in reversed(list(cluster.nodes)):
+            cluster.kill(name, noticed=False)
+        shutil.rmtree(root, ignore_errors=True)
