@@ -26,11 +26,11 @@ fi
 parallel=$([ "$(id -u)" = 0 ] && echo 2 || echo 1)
 echo "== the hostile corpus and every challenge verified, $parallel test processes"
 first=0
-.venv/bin/python -m pytest -ra -p no:cacheprovider -n "$parallel" --dist loadgroup tests/test_hostile.py \
+.venv/bin/python -m pytest -ra -p no:cacheprovider -n "$parallel" --dist loadgroup --durations=10 tests/test_hostile.py \
     tests/test_challenges.py || first=$?
 echo "== the rest, one test at a time (they watch the machine's processes and /tmp)"
 rest=0
-.venv/bin/python -m pytest -ra -p no:cacheprovider --ignore=tests/unit --ignore=tests/test_hostile.py \
+.venv/bin/python -m pytest -ra -p no:cacheprovider --durations=10 --ignore=tests/unit --ignore=tests/test_hostile.py \
     --ignore=tests/test_challenges.py || rest=$?
 echo "== suite: $(( $(date +%s) - start )) s in all"
 exit $(( first ? first : rest ))

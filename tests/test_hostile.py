@@ -21,7 +21,8 @@ when this process may make one (root, overlayfs): a private mount namespace wher
 included) is an overlay whose upper layer records every write, and /tmp and /dev/shm are private folders.
 The grading itself is ``diffchallenge.grading.grade`` as ``diffchallenge grade`` runs it, default TMPDIR,
 in a fresh interpreter started from the grader's working directory (``python -c``: the directory is on
-sys.path, as for ``python -m diffchallenge.cli``). Processes are attributed to a grading by that namespace.
+sys.path, as for ``python -m diffchallenge.cli``). Processes are attributed to a grading by that namespace and its
+mounts.
 Without that view, the cases whose attack would write into the checkout are skipped, and the rest run in
 place with hashes of the venv and the bank and a listing of /tmp (which other users of the machine change too).
 
@@ -364,12 +365,16 @@ def alive(pid: int) -> bool:
     return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
 
 
-def processes_in_namespace(namespace: str) -> list[int]:
-    found = []
+def processes_in_view(namespace: str, root: Path) -> list[int]:
+    """Processes in the grading's mount namespace that see its throwaway view (mounts from ``root``). A
+    namespace's id is an inode number, reused once the namespace is gone, say by a container that another test
+    process starts: the mounts tell ours from the next owner of the number."""
+    found, marker = [], str(root.resolve()).encode()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace and alive(int(entry)):
+                if os.readlink(f"/proc/{entry}/ns/mnt") == namespace and alive(int(entry)) \
+                        and marker in read_proc(entry, "mountinfo"):
                     found.append(int(entry))
             except OSError:
                 continue
@@ -625,7 +630,7 @@ class LocalHarness:
         found = list(self.leftovers)
         if self.overlay:
             for namespace in self.namespaces:
-                if pids := processes_in_namespace(namespace):
+                if pids := processes_in_view(namespace, self.root):
                     found += [f"left running: {line}" for line in describe(pids)]
                     kill_all(pids)
             for mount_point, lowers, upper, _ in self.uppers:
