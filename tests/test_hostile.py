@@ -765,9 +765,7 @@ def hostile_params() -> list:
         marks = [pytest.mark.xfail(strict=True, reason=f"known limit: {known}")] if known else []
         params.append(pytest.param(case, "local", id=f"{case.name}-local", marks=marks))
         if case.attack in DOCKER_CLASSES and case.bank == "toy":
-            # One at a time, whatever pytest-xdist runs beside them: damage() counts the engine's containers.
-            docker = [pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP), pytest.mark.xdist_group("docker"),
-                      *marks]
+            docker = [pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP), *marks]
             params.append(pytest.param(case, "docker", id=f"{case.name}-docker", marks=docker))
     return params
 

@@ -160,6 +160,49 @@ def gradebook(out: Path) -> dict[str, dict]:
     return {row["student"]: row for row in rows}
 
 
+# These two start clusters of their own: they run before the module's cluster is up.
+def test_without_an_address_ray_starts_here_for_the_batch_and_leaves_nothing(tmp_path):
+    scratch = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))  # short: Ray's socket paths
+    try:
+        (scratch / "home").mkdir()
+        environment = {**os.environ, "DIFFCHALLENGE_BANK": str(TOY_BANK), "TMPDIR": str(scratch),
+                       "HOME": str(scratch / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
+        process = subprocess.Popen(
+            [str(BIN / "diffchallenge"), "grade-batch", str(make_submissions(tmp_path / "submissions", 2)),
+             "--challenge", "toy-challenge", "--out", str(tmp_path / "out"), "--backend", "ray"],
+            env=environment, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        code, output = finished(process)
+        assert code == 0, output
+        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
+            "student0": 6, "student1": 3}
+        time.sleep(1)  # Ray's last processes take a moment to go
+        left = subprocess.run(["pgrep", "-af", str(scratch)], capture_output=True, text=True).stdout
+        assert not left, f"still running: {left}"
+        assert sorted(os.listdir(scratch)) == ["home"], "Ray's session and its workers' folders are removed"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP)
+def test_with_runner_docker_a_node_grades_in_the_hardened_container(tmp_path):
+    root = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))
+    cluster = Cluster(root, TOY_BANK)  # the image's own bank: its identity labels must match
+    try:
+        node = cluster.start("head")
+        code, output = cluster.grade_batch(make_submissions(tmp_path / "submissions", 2), tmp_path / "out",
+                                           "--backend", "ray", "--address", cluster.address, "--runner", "docker",
+                                           "--image", TOY_IMAGE)
+        assert code == 0, output + cluster.logs()
+        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
+            "student0": 6, "student1": 3}
+        runner = read_results(tmp_path / "out" / "student0" / RESULTS_FILE).runner
+        assert (runner["kind"], runner["image"], runner["ray_node"]["node_id"]) == ("docker", TOY_IMAGE, node)
+    finally:
+        for name in reversed(list(cluster.nodes)):
+            cluster.kill(name, noticed=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_a_batch_is_spread_over_both_nodes(cluster, tmp_path):
     ids = {cluster.start("head"), cluster.start("second", gpus=1)}
     submissions = make_submissions(tmp_path / "submissions", 4)
@@ -239,44 +282,3 @@ def test_a_node_with_another_bank_refuses_the_work(cluster, tmp_path):
     assert cluster.ids["head"][:12] not in output, "only the stale node is named"
     assert not any((tmp_path / "out").glob(f"*/{RESULTS_FILE}")), "nothing was graded"
 
-
-def test_without_an_address_ray_starts_here_for_the_batch_and_leaves_nothing(tmp_path):
-    scratch = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))  # short: Ray's socket paths
-    try:
-        (scratch / "home").mkdir()
-        environment = {**os.environ, "DIFFCHALLENGE_BANK": str(TOY_BANK), "TMPDIR": str(scratch),
-                       "HOME": str(scratch / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
-        process = subprocess.Popen(
-            [str(BIN / "diffchallenge"), "grade-batch", str(make_submissions(tmp_path / "submissions", 2)),
-             "--challenge", "toy-challenge", "--out", str(tmp_path / "out"), "--backend", "ray"],
-            env=environment, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        code, output = finished(process)
-        assert code == 0, output
-        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
-            "student0": 6, "student1": 3}
-        time.sleep(1)  # Ray's last processes take a moment to go
-        left = subprocess.run(["pgrep", "-af", str(scratch)], capture_output=True, text=True).stdout
-        assert not left, f"still running: {left}"
-        assert sorted(os.listdir(scratch)) == ["home"], "Ray's session and its workers' folders are removed"
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP)
-def test_with_runner_docker_a_node_grades_in_the_hardened_container(tmp_path):
-    root = Path(tempfile.mkdtemp(prefix="r", dir=os.environ.get("TMPDIR")))
-    cluster = Cluster(root, TOY_BANK)  # the image's own bank: its identity labels must match
-    try:
-        node = cluster.start("head")
-        code, output = cluster.grade_batch(make_submissions(tmp_path / "submissions", 2), tmp_path / "out",
-                                           "--backend", "ray", "--address", cluster.address, "--runner", "docker",
-                                           "--image", TOY_IMAGE)
-        assert code == 0, output + cluster.logs()
-        assert {name: row["score"] for name, row in gradebook(tmp_path / "out").items()} == {
-            "student0": 6, "student1": 3}
-        runner = read_results(tmp_path / "out" / "student0" / RESULTS_FILE).runner
-        assert (runner["kind"], runner["image"], runner["ray_node"]["node_id"]) == ("docker", TOY_IMAGE, node)
-    finally:
-        for name in reversed(list(cluster.nodes)):
-            cluster.kill(name, noticed=False)
-        shutil.rmtree(root, ignore_errors=True)
