@@ -32,6 +32,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from rich.console import Console
 
@@ -289,7 +290,7 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
         if scratch is None:
             ray.init(address=address, **quiet)
         else:
-            with environment_variable("TMPDIR", scratch):  # inherited by the raylet, then by every Ray worker
+            with mock.patch.dict(os.environ, TMPDIR=scratch):  # inherited by the raylet, then by every Ray worker
                 ray.init(address="local", num_cpus=usable_cores(), include_dashboard=False, **quiet)
     except ConnectionError as error:
         raise GradingError(f"cannot reach the Ray cluster at {address}: {error}") from None
@@ -303,19 +304,6 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
         ray.shutdown()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-@contextmanager
-def environment_variable(name: str, value: str) -> Iterator[None]:
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = before
 
 
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, address: str | None = None, threads: int = 1,

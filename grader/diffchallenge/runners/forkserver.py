@@ -33,9 +33,8 @@ from pytest_diffchallenge.spawning import TEMPLATE_VARIABLE, WorkerTemplate
 NO_TEMPLATE_VARIABLE = "DIFFCHALLENGE_NO_WORKER_TEMPLATE"  # "1": fresh workers (benchmarks, a host where forks fail)
 
 # Imported once by the fork server. Missing ones are skipped by multiprocessing, so the list may name
-# optional heavy modules that most challenges' probes import. "__main__" first: the program's main script
-# (a Ray worker's is Ray's, which imports ray) is then imported once here, not again by every forked session.
-PRELOAD = ["__main__", "torch", "diffusers", "transformers", "pytest", "pytest_timeout", "pytest_diffchallenge.plugin",
+# optional heavy modules that most challenges' probes import.
+PRELOAD = ["torch", "diffusers", "transformers", "pytest", "pytest_timeout", "pytest_diffchallenge.plugin",
            "pytest_diffchallenge.checks", "pytest_diffchallenge.recipes",
            "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion", "diffchallenge.runners.forkserver"]
 
