@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pytest_diffchallenge import figures, markers, recipes, secret
+from pytest_diffchallenge import artifacts, figures, markers, recipes, secret
 from pytest_diffchallenge.client import WorkerClient
 from pytest_diffchallenge.compare import assert_matches, assert_near_truth
 from pytest_diffchallenge.faults import GraderError, MismatchError, OverRuntimeBudget, SubmissionFault
@@ -41,17 +41,20 @@ def _challenge(request):
 
 
 class Submission:
-    """What a test holds: calls go to the worker; peaks are recorded when the test has a memory limit."""
+    """What a test holds: calls go to the worker; peaks are recorded when the test has a memory ceiling."""
 
-    def __init__(self, worker: WorkerClient, measure_memory: bool):
+    def __init__(self, worker: WorkerClient, memory_ceiling: int | None):
         self._worker = worker
-        self._measure = measure_memory
+        self._ceiling = memory_ceiling
 
     def call(self, probe: str, **kwargs):
-        reply = self._worker.call(probe, measure_memory=self._measure, **kwargs)
+        reply = self._worker.call(probe, measure_memory=self._ceiling is not None, **kwargs)
         if reply.peak_bytes is not None:
             figures.record_max("peak_tensor_memory_bytes", reply.peak_bytes)
             figures.record_max("resident_growth_bytes", self._worker.resident_growth)
+            artifacts.record_memory(artifacts.MemoryTimeline(
+                samples=reply.timeline_samples, phases=reply.timeline_phases, ceiling_bytes=self._ceiling,
+                peak_bytes=reply.peak_bytes))
         figures.record_max("worker_rss_bytes", self._worker.peak_rss)
         return reply
 
@@ -73,8 +76,7 @@ def submission(request) -> Submission:
     """The candidate's solution, behind a worker process: ``submission.call(probe, **inputs)``."""
     challenge, session = _challenge(request), _session(request)
     worker = session.worker(challenge, "submission")
-    ceiling = markers.memory_ceiling(request.node, challenge, session.device)
-    return Submission(worker, measure_memory=ceiling is not None)
+    return Submission(worker, markers.memory_ceiling(request.node, challenge, session.device))
 
 
 @pytest.fixture
@@ -211,6 +213,7 @@ class Runtime:
         figures.record("candidate_ms", round(candidate_s * 1000, 3))
         figures.record("reference_ms", round(reference_s * 1000, 3))
         figures.record("runtime_ratio", round(ratio, 3))
+        artifacts.record_runtime(times["candidate"], times["reference"], self.budget)
         if ratio > self.budget:
             raise OverRuntimeBudget(f"too slow: {candidate_s * 1000:.1f} ms against the reference's "
                                   f"{reference_s * 1000:.1f} ms (ratio {ratio:.2f}, budget {self.budget:g})")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from pytest_diffchallenge import wire
+from pytest_diffchallenge.artifacts import MAX_BYTES, checked_timeline
 from pytest_diffchallenge.cgroups import WorkerGroup
 from pytest_diffchallenge.faults import (
     BadReply,
@@ -54,7 +55,6 @@ LOG_TAIL_CHARS = 1500
 MAX_PROCESSES = 256  # threads included: a cgroup's pids.max counts every task
 # The cgroup's hard limit sits above worker_memory, which the polling below enforces with a clearer message.
 GROUP_MEMORY_MARGIN = 512 * 1024**2
-MAX_PEAK_BYTES = 1 << 50  # a petabyte: beyond any machine, so beyond any honest report
 
 
 class WorkerClient:
@@ -231,7 +231,8 @@ class WorkerClient:
 
     @staticmethod
     def reply(probe: str, reply: dict) -> Reply:
-        return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), probe=probe)
+        return Reply(reply.get("result"), peak_bytes=reply.get("peak_bytes"), timeline=reply.get("timeline"),
+                     probe=probe)
 
     @property
     def pid(self) -> int:
@@ -341,12 +342,26 @@ class WorkerClient:
 class Reply(dict):
     """A probe's result. A missing key fails the test (the submission returned bad data), it is not an error."""
 
-    def __init__(self, result, *, peak_bytes, probe: str):
+    def __init__(self, result, *, peak_bytes, probe: str, timeline=None):
         if not isinstance(result, dict):
             raise BadReply(f"probe {probe!r} returned {type(result).__name__}, not a mapping of results")
         # A figure from the worker is data like any other: a whole number of bytes, or the reply is refused.
-        if peak_bytes is not None and (type(peak_bytes) is not int or not 0 <= peak_bytes <= MAX_PEAK_BYTES):
+        if peak_bytes is not None and (type(peak_bytes) is not int or not 0 <= peak_bytes <= MAX_BYTES):
             raise MalformedReply(f"probe {probe!r}: the worker reported a peak of {peak_bytes!r} bytes")
+        # The memory timeline comes with a peak, and only then; it is drawn, never graded, but checked all the same.
+        self.timeline_samples: tuple[tuple[float, float], ...] = ()
+        self.timeline_phases: tuple[tuple[float, str], ...] = ()
+        if (timeline is None) != (peak_bytes is None):
+            raise MalformedReply(f"probe {probe!r}: the worker's reply has a peak without a memory timeline, or the "
+                                 f"reverse")
+        if timeline is not None:
+            if not isinstance(timeline, dict) or set(timeline) != {"samples", "phases"}:
+                raise MalformedReply(f"probe {probe!r}: the worker's memory timeline is not {{samples, phases}}")
+            try:
+                self.timeline_samples, self.timeline_phases = checked_timeline(timeline["samples"], timeline["phases"])
+            except ValueError as error:
+                raise MalformedReply(f"probe {probe!r}: the worker sent a malformed memory timeline: {error}") \
+                    from None
         super().__init__(result)
         self.peak_bytes = peak_bytes
         self.probe = probe

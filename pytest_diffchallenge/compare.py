@@ -3,7 +3,7 @@
 ``assert_matches`` passes when ``|actual - expected| <= atol + rtol * |expected|`` everywhere, like
 ``torch.testing.assert_close``, but it runs only in the trusted process, refuses constant outputs where
 the expected one varies (an all-zero answer must not pass an absolute tolerance), and records the largest
-error of the test for its report.
+error of the test for its report (and the tensors themselves, when the session keeps artifacts).
 
 ``assert_near_truth`` judges a low-precision (or accumulated) result against a float64 computation of the
 same thing: within a small multiple of the library's own error there, plus one ulp of the output dtype, so
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from pytest_diffchallenge import figures
+from pytest_diffchallenge import artifacts, figures
 from pytest_diffchallenge.faults import MismatchError
 
 FIRST_MISMATCHES_SHOWN = 5
@@ -26,6 +26,11 @@ def _fail(name: str, lines: list[str]):
 
 def assert_matches(actual, expected: torch.Tensor, *, rtol: float, atol: float, name: str = "output",
                    check_dtype: bool = True) -> None:
+    artifacts.record_comparison(name, actual, expected, rtol=rtol, atol=atol)
+    _compare(actual, expected, rtol=rtol, atol=atol, name=name, check_dtype=check_dtype)
+
+
+def _compare(actual, expected: torch.Tensor, *, rtol: float, atol: float, name: str, check_dtype: bool) -> None:
     if not isinstance(actual, torch.Tensor):
         _fail(name, [f"  expected a tensor, got {type(actual).__name__}"])
     if actual.shape != expected.shape:
@@ -81,9 +86,11 @@ def assert_near_truth(actual, library: torch.Tensor, truth: torch.Tensor, *, mul
     finite = torch.isfinite(truth64)
     library_error = (library.detach().to("cpu", torch.float64) - truth64).abs()[finite]
     library_max = float(library_error.max()) if library_error.numel() else 0.0
-    assert_matches(actual, truth64, rtol=torch.finfo(library.dtype).eps, atol=multiple * library_max,
-                   name=f"{name} (against float64 truth: {multiple:g} x the library's error {library_max:.3g}, "
-                        f"+ 1 ulp)", check_dtype=False)
+    rtol, atol = torch.finfo(library.dtype).eps, multiple * library_max
+    # What a person wants to see is the candidate against the library's output, with the tolerance applied.
+    artifacts.record_comparison(name, actual, library, rtol=rtol, atol=atol)
+    _compare(actual, truth64, rtol=rtol, atol=atol, check_dtype=False,
+             name=f"{name} (against float64 truth: {multiple:g} x the library's error {library_max:.3g}, + 1 ulp)")
 
 
 def assert_same_keys(actual: dict, expected: dict, *, name: str = "state dict") -> None:

@@ -29,6 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "or the workspace itself)")
     group.addoption("--reference", metavar="DIR", help="folder of the reference solution, for runtime budgets")
     group.addoption("--diffchallenge-results", metavar="PATH", help="write the verdict as JSON to PATH")
+    group.addoption("--diffchallenge-artifacts", metavar="DIR",
+                    help="keep what each test compared, timed and measured in DIR, for reports (artifacts.py)")
+    group.addoption("--diffchallenge-only", metavar="NODEID", action="append", default=[],
+                    help="run only the test with this node id, as the verdict names it (repeatable)")
     group.addoption("--diffchallenge-scratch", metavar="DIR",
                     help="folder for the workers' temporary files (default: the system's)")
     group.addoption("--diffchallenge-device", default="cpu", help="device the challenges run on (cpu, cuda)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_diffchallenge import branches, figures, markers, recipes, sandboxing, secret
+from pytest_diffchallenge import artifacts, branches, figures, markers, recipes, sandboxing, secret
 from pytest_diffchallenge.client import WALL_FACTOR, WorkerClient
 from pytest_diffchallenge.faults import GraderError, SubmissionMemoryExceeded, TrustedCodeHung, classify
 from pytest_diffchallenge.metadata import Challenge, challenge_folder_of, is_secret, load_challenge
@@ -107,6 +107,9 @@ class GradingSession:
         self.scratch = Path(scratch) if scratch else None
         results = config.getoption("diffchallenge_results")
         self.results_path = Path(results) if results else None
+        kept = config.getoption("diffchallenge_artifacts")
+        self.artifacts = artifacts.ArtifactWriter(Path(kept)) if kept else None
+        self.only: set[str] = set(config.getoption("diffchallenge_only"))
         import torch
 
         # The oracle runs with the workers' thread count: results can depend on it (1e-6 in a forward pass,
@@ -156,7 +159,8 @@ class GradingSession:
         selected, deselected = [], []
         for item in items:
             challenge = self.challenge(item)
-            if challenge is not None and config.getoption("public_only") and is_secret(item.path):
+            if challenge is not None and ((config.getoption("public_only") and is_secret(item.path))
+                                          or (self.only and item.nodeid not in self.only)):
                 deselected.append(item)
                 continue
             selected.append(item)
@@ -166,6 +170,8 @@ class GradingSession:
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = selected
+        for nodeid in sorted(self.only - {item.nodeid for item in selected}):
+            self.errors.append(f"no test {nodeid} to run (--diffchallenge-only)")
         self.selected = [item for item in selected if self.challenge(item) is not None]
         for item in self.selected:
             challenge = self.challenge(item)
@@ -221,6 +227,8 @@ class GradingSession:
         if challenge is None:
             return (yield)
         measured = figures.start_test()
+        if self.artifacts is not None:
+            artifacts.start_test()
         for worker in self.workers.values():
             worker.begin_test(markers.time_limit(item, challenge))
         if self.config.getoption("diffchallenge_trace_oracle"):
@@ -272,6 +280,12 @@ class GradingSession:
         return report
 
     def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        kept = artifacts.finish_test(nodeid)
+        if self.artifacts is not None and kept is not None:
+            try:
+                self.artifacts.write(kept)
+            except OSError as error:  # the artifacts only illustrate the verdict: losing them changes no grade
+                print(f"diffchallenge: could not keep the artifacts of {nodeid}: {error}", file=sys.stderr)
         if self.selected:
             self.write(final=False)
 
@@ -317,7 +331,7 @@ class GradingSession:
             for item in self.selected if item.nodeid not in self.records and item.nodeid not in self.skipped]
         errors = list(self.errors)
         max_score = sum(t.max_score for t in tests)
-        complete_run = not self.config.getoption("public_only") and not self.config.getoption("maxfail")
+        complete_run = not (self.config.getoption("public_only") or self.config.getoption("maxfail") or self.only)
         if final and len(challenges) == 1 and complete_run and not errors and not self.skipped \
                 and max_score != challenges[0].meta.points:
             errors.append(f"the tests add up to {max_score:g} points but challenge.toml declares "

@@ -73,6 +73,7 @@ class TestRecord:
     raised: str = ""  # the exception type the submission raised, when it raised one
     figures: dict[str, float] = field(default_factory=dict)
     covers: tuple[str, ...] = ()  # the contract items the test checks
+    diagnosis: str = ""  # the mistake of the kept mutant whose outputs a failed test's outputs match
 
     @property
     def score(self) -> float:
@@ -86,7 +87,8 @@ class TestRecord:
         return {"name": self.name, "nodeid": self.nodeid, "status": str(self.status),
                 "reason": None if self.reason is None else str(self.reason), "score": self.score,
                 "max_score": self.max_score, "visibility": self.visibility, "message": self.message,
-                "raised": self.raised, "figures": self.figures, "covers": list(self.covers)}
+                "raised": self.raised, "figures": self.figures, "covers": list(self.covers),
+                "diagnosis": self.diagnosis}
 
     @classmethod
     def from_json(cls, data: Any) -> TestRecord:
@@ -99,13 +101,16 @@ class TestRecord:
                          max_score=_number(data["max_score"]), visibility=_text(data["visibility"]), reason=reason,
                          message=_text(data.get("message", "")), raised=_text(data.get("raised", "")),
                          figures=clean_figures(data.get("figures", {})),
-                         covers=tuple(_text(name) for name in _list(data.get("covers", []))))
+                         covers=tuple(_text(name) for name in _list(data.get("covers", []))),
+                         diagnosis=readable(_text(data.get("diagnosis", "")))[:MESSAGE_CHARS])
         except (KeyError, ValueError, TypeError, OverflowError) as error:
             raise VerdictError(f"a test record is malformed: {error!r}") from None
         if record.visibility not in ("visible", "hidden") or record.max_score < 0:
             raise VerdictError(f"test {record.name!r}: bad visibility or points")
         if (record.status is Status.PASSED) != (record.reason is None):
             raise VerdictError(f"test {record.name!r}: a reason goes with a test that did not pass, and only then")
+        if record.diagnosis and record.status is Status.PASSED:
+            raise VerdictError(f"test {record.name!r}: a diagnosis goes with a test that did not pass")
         return record
 
 

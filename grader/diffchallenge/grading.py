@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from pytest_diffchallenge.artifacts import ARTIFACTS_DIR
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.processes import kill_tree
 from pytest_diffchallenge.sandboxing import SANDBOX_REQUIRED
@@ -42,6 +43,8 @@ class GradeOptions:
     stop_at_first_failure: bool = False  # enough to show that a wrong solution loses points
     sandbox: str = SANDBOX_REQUIRED  # grading refuses a worker without its sandbox, unless --no-sandbox
     trace_oracle: bool = False  # verify: each test records which library lines the oracle reached
+    artifacts: bool = False  # keep what each test compared, timed and measured in out/artifacts/, for reports
+    only: tuple[str, ...] = ()  # run only the tests with these node ids (as the verdict names them); empty: all
 
 
 class SessionProcess(Protocol):
@@ -71,6 +74,7 @@ class Runner(Protocol):
 
 def pytest_arguments(challenge: Challenge, submission: Path, session_file: Path, scratch: Path,
                      options: GradeOptions, reference: Path | None = None) -> list[str]:
+    """The session's command line; its artifacts, if kept, go beside ``session_file`` (in ``out``)."""
     hidden = challenge.hidden_tests
     tests = [challenge.public_tests] + ([hidden] if hidden and hidden.is_file() and not options.public_only else [])
     arguments = [*map(str, tests), "-q", "--no-header", "-p", "no:cacheprovider", "--import-mode=importlib",
@@ -89,6 +93,9 @@ def pytest_arguments(challenge: Challenge, submission: Path, session_file: Path,
         arguments.append("--exitfirst")
     if options.trace_oracle:
         arguments.append("--diffchallenge-trace-oracle")
+    if options.artifacts:
+        arguments += ["--diffchallenge-artifacts", str(session_file.parent / ARTIFACTS_DIR)]
+    arguments += [f"--diffchallenge-only={nodeid}" for nodeid in options.only]  # never taken for an option
     return arguments
 
 
@@ -104,8 +111,11 @@ def session_limit(challenge: Challenge) -> float:
 
 
 def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptions = GradeOptions(), *,
-          reference: Path | None = None, launcher: Launcher | None = None) -> Verdict:
+          reference: Path | None = None, launcher: Launcher | None = None, secret: str | None = None) -> Verdict:
     """Grade ``submission`` (a folder holding solution.py) and return the verdict; the log goes to ``out``.
+
+    ``secret`` reuses a run's secret (``secret.new_secret()``), so that hidden tests draw the same inputs again
+    (mutants graded on a candidate's very inputs); by default each grading draws a new one.
 
     Writing ``results.json`` and the reports is the caller's: ``reports.write_reports``.
     """
@@ -115,6 +125,7 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     out.mkdir(parents=True, exist_ok=True)
     session_file = out / SESSION_FILE
     session_file.unlink(missing_ok=True)
+    shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)  # an earlier grading's never pass for this one's
     limit = session_limit(challenge)
     # Everything the session and its workers put in a temporary folder goes here, and is removed below.
     scratch = Path(tempfile.mkdtemp(prefix="diffchallenge-grading-"))
@@ -124,7 +135,7 @@ def grade(challenge: Challenge, submission: Path, out: Path, options: GradeOptio
     arguments = pytest_arguments(challenge, submission.resolve(), session_file.resolve(), scratch, options, reference)
     # The secret goes through a pipe, not the environment: /proc/<pid>/environ would show it to workers.
     secret_read, secret_write = os.pipe()
-    os.write(secret_write, new_secret().encode())
+    os.write(secret_write, (secret or new_secret()).encode())
     os.close(secret_write)
     process = None
     try:

@@ -19,6 +19,7 @@ ALLOWED_IMPORTS = (
     "pytest_diffchallenge.pickles",  # the security challenges' checkpoints and payloads: bytes, no secret
     # imported by probes that check replies on the trusted side (lora-cross-attention)
     "pytest_diffchallenge.compare",
+    "pytest_diffchallenge.artifacts",  # compare records what it compares; a no-op outside the trusted session
     "pytest_diffchallenge.figures",
     "pytest_diffchallenge.faults",
     "pytest_diffchallenge.verdict",

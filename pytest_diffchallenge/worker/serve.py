@@ -86,7 +86,7 @@ class Worker:
         if request.get("measure_memory"):
             with measure_peak(self.args.device) as meter:
                 result = run()
-            reply = {"peak_bytes": meter.peak_bytes}
+            reply = {"peak_bytes": meter.peak_bytes, "timeline": meter.timeline.as_json()}
         else:
             result, reply = run(), {}
             if self.args.device.startswith("cuda"):

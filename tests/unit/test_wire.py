@@ -243,3 +243,62 @@ def test_read_exactly_reads_across_short_reads():
     assert wire.read_exactly(reader, 0) == b""
     with pytest.raises(EOFError):
         wire.read_exactly(reader, 4)
+
+
+# -- a measured run's reply: its peak and memory timeline, checked by the client ---------------------------------
+def measured_reply(timeline) -> dict:
+    """A worker's measured reply as the client gets it: through the wire, then WorkerClient.reply's checks."""
+    return round_trip({"ok": True, "result": {"out": torch.ones(2)}, "peak_bytes": 4096, "timeline": timeline})
+
+
+def test_a_measured_reply_brings_its_timeline():
+    from pytest_diffchallenge.client import WorkerClient
+    from pytest_diffchallenge.worker.memory import measure_peak, phase
+
+    with measure_peak("cpu") as meter:
+        phase("encode")
+        torch.zeros(256)
+    reply = WorkerClient.reply("probe", measured_reply(meter.timeline.as_json()))
+    assert reply.timeline_phases[0][1] == "encode" and reply.timeline_samples[0] == (0.0, 0.0)
+    assert max(live for _, live in reply.timeline_samples) >= 1024
+    unmeasured = WorkerClient.reply("probe", round_trip({"ok": True, "result": {"out": 1}}))
+    assert unmeasured.timeline_samples == unmeasured.timeline_phases == ()
+
+
+@pytest.mark.parametrize("timeline", [
+    None,  # a peak without its timeline
+    [],
+    {"samples": [[0.0, 0]]},
+    {"samples": [[0.0, 0]], "phases": [], "extra": 1},
+    {"samples": [], "phases": []},
+    {"samples": [[0.0, 0]] * 4001, "phases": []},
+    {"samples": [[0.0, math.nan]], "phases": []},
+    {"samples": [[math.inf, 0]], "phases": []},
+    {"samples": [[0.0, -1]], "phases": []},
+    {"samples": [[0.0, 1 << 60]], "phases": []},
+    {"samples": [[0.0, True]], "phases": []},
+    {"samples": [[0.0, "1"]], "phases": []},
+    {"samples": [[0.0]], "phases": []},
+    {"samples": [[1.0, 0], [0.5, 0]], "phases": []},
+    {"samples": [[0.0, 0]], "phases": [[0.2, "b"], [0.1, "a"]]},
+    {"samples": [[0.0, 0]], "phases": [[0.1, "two\nlines"]]},
+    {"samples": [[0.0, 0]], "phases": [[0.1, ""]]},
+    {"samples": [[0.0, 0]], "phases": [[0.1, "x" * 61]]},
+    {"samples": [[0.0, 0]], "phases": [[0.1, 5]]},
+    {"samples": [[0.0, 0]], "phases": [[0.1, "step"]] * 501},
+])
+def test_a_malformed_timeline_is_a_malformed_reply(timeline):
+    from pytest_diffchallenge.client import WorkerClient
+    from pytest_diffchallenge.faults import MalformedReply
+
+    with pytest.raises(MalformedReply):
+        WorkerClient.reply("probe", measured_reply(timeline))
+
+
+def test_a_timeline_without_a_peak_is_a_malformed_reply():
+    from pytest_diffchallenge.client import WorkerClient
+    from pytest_diffchallenge.faults import MalformedReply
+
+    reply = round_trip({"ok": True, "result": {"out": 1}, "timeline": {"samples": [[0.0, 0]], "phases": []}})
+    with pytest.raises(MalformedReply):
+        WorkerClient.reply("probe", reply)

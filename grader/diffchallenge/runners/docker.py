@@ -38,6 +38,7 @@ from diffchallenge.grading import (
 )
 from diffchallenge.runners import DEFAULT_PIDS
 from diffchallenge.runners.image import TAGS, ImageError, check_labels
+from pytest_diffchallenge.artifacts import ARTIFACTS_DIR, is_artifact_file
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.sandboxing import SANDBOX_MODES, SANDBOX_REQUIRED
 from pytest_diffchallenge.staging import copy_submission
@@ -121,6 +122,9 @@ def container_options(*, image: str, challenge: Challenge, options: GradeOptions
                "--device", options.device, "--threads", str(max(1, int(limits.cpus))), "--sandbox", options.sandbox]
     if options.public_only:
         command.append("--public-only")
+    if options.artifacts:
+        command.append("--artifacts")
+    command += [f"--only={nodeid}" for nodeid in options.only]  # "=": a node id is never taken for an option
     return dict(
         image=image, command=command, labels={CONTAINER_LABEL: challenge.slug},
         user="root",  # only until docker/entrypoint.sh switches to the grader's uid
@@ -169,15 +173,23 @@ def remove(container) -> None:
 
 
 def copy_results(container, into: Path) -> None:
-    """Take the verdict files and the log out of /results: only the grader's uid could write there."""
+    """Take the verdict files, the log and the artifacts out of /results: only the grader's uid could write there."""
     stream, _ = container.get_archive(RESULTS_MOUNT)
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
         for member in archive.getmembers():
-            name = Path(member.name).name
-            if member.isfile() and name in (RESULTS_FILE, SESSION_FILE, LOG_FILE):
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    (into / name).write_bytes(extracted.read())
+            path = Path(member.name)
+            if not member.isfile():
+                continue
+            if path.parent.name == ARTIFACTS_DIR and is_artifact_file(path.name):
+                target = into / ARTIFACTS_DIR / path.name
+            elif path.name in (RESULTS_FILE, SESSION_FILE, LOG_FILE):
+                target = into / path.name
+            else:
+                continue
+            extracted = archive.extractfile(member)
+            if extracted is not None:
+                target.parent.mkdir(exist_ok=True)
+                target.write_bytes(extracted.read())
 
 
 def explain_oom(verdict: Verdict, limits: ContainerLimits) -> Verdict:
@@ -281,6 +293,9 @@ class DockerRunner:
         for name in (LOG_FILE, SESSION_FILE):
             if (received / name).is_file():
                 shutil.copyfile(received / name, out / name)
+        shutil.rmtree(out / ARTIFACTS_DIR, ignore_errors=True)  # an earlier grading's never pass for this one's
+        if (received / ARTIFACTS_DIR).is_dir():
+            shutil.copytree(received / ARTIFACTS_DIR, out / ARTIFACTS_DIR)
         if exit_code is None:  # killed at the wall clock: the same outcome as a local session that overran
             return session_verdict(out, returncode=None, limit_s=limits.wall_clock_s)
         (out / SESSION_FILE).unlink(missing_ok=True)  # the container finished it: results.json is the verdict
@@ -310,9 +325,11 @@ def main_inside(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--public-only", action="store_true")
     parser.add_argument("--sandbox", choices=SANDBOX_MODES, default=SANDBOX_REQUIRED)
+    parser.add_argument("--artifacts", action="store_true")
+    parser.add_argument("--only", action="append", default=[], metavar="NODEID")
     args = parser.parse_args(argv)
     options = GradeOptions(device=args.device, threads=args.threads, public_only=args.public_only,
-                           sandbox=args.sandbox)
+                           sandbox=args.sandbox, artifacts=args.artifacts, only=tuple(args.only))
     try:
         verdict = grade(get_challenge(args.inside), Path(SUBMISSION_MOUNT), Path(RESULTS_MOUNT), options)
     except GradingError as error:
