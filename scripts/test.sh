@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need, then run them: the fast tier first (lint, types, unit tests: a
-# minute), then the Docker engine and grading image, then the rest of the suite.
+# minute), then the Docker engine and grading image and Chromium, then the rest of the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +12,12 @@ echo "== fast tier: ruff, mypy, unit tests"
 echo "== fast tier passed in $(( $(date +%s) - start )) s"
 if [ -f docker/ci-setup.sh ]; then
     bash docker/ci-setup.sh
+fi
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    echo "== installing chromium, for the HTML reports' browser tests"
+    install_chromium() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+    { install_chromium || { apt-get update && install_chromium; }; } >/tmp/apt-chromium.log 2>&1 \
+        || echo "chromium could not be installed (see /tmp/apt-chromium.log): the browser tests will skip"
 fi
 if docker image inspect diffchallenge:toy-cpu >/dev/null 2>&1; then
     export DIFFCHALLENGE_TOY_IMAGE=diffchallenge:toy-cpu  # the hostile corpus under the Docker runner too

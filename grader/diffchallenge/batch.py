@@ -7,8 +7,11 @@ with cores / N threads each (oversubscribed threads make tiny-model forwards man
 cluster, ``raybackend`` grades each student with the same ``grade_submission``, one Ray task per student.
 
 The gradebook is rewritten as each student's outcome comes in, in student order: it is complete when the batch is.
+With the html format, the batch keeps each grading's artifacts for its report.html and ends with the class page
+(``reports.overview``: scores, tests, students and code similarity), written also when every student was resumed.
 
-Resuming: a student whose folder holds a results.json with status "graded" is skipped unless ``force``.
+Resuming: a student whose folder holds a results.json with status "graded" and every requested report is skipped
+unless ``force``.
 Refused submissions and infrastructure errors are recorded as such (never as a zero) and tried again
 on the next run.
 """
@@ -26,16 +29,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from diffchallenge import similarity
+from diffchallenge.diagnosis import Diagnoser
 from diffchallenge.grading import GRADER_ENVIRONMENT, GradeOptions, LocalRunner, Runner
-from diffchallenge.reports import gradebook
+from diffchallenge.reports import gradebook, overview
 from diffchallenge.reports.gradebook import Outcome
-from diffchallenge.reports.results import REPORT_FILES, remove_reports, write_reports
+from diffchallenge.reports.results import DEFAULT_FORMATS, FORMATS, remove_reports, write_reports
 from diffchallenge.submissions import SubmissionRefused, open_submission
 from pytest_diffchallenge.metadata import Challenge
 from pytest_diffchallenge.sandboxing import SANDBOX_REQUIRED
 from pytest_diffchallenge.verdict import RESULTS_FILE, Verdict, VerdictError, read_results, write_atomically
 
 OUTCOME_FILE = "outcome.json"  # why a student has no verdict: refused or an infrastructure error
+HTML = "html"  # the format that also makes the class page
 
 
 class BatchError(ValueError):
@@ -73,9 +79,10 @@ def find_submissions(folder: Path) -> dict[str, Path]:
 
 
 # -- one student ----------------------------------------------------------------------------------------------
-def previous_verdict(folder: Path) -> Verdict | None:
-    """The verdict of an earlier run, if it graded the student and wrote every report (else: grade again)."""
-    if not all((folder / name).is_file() for name in REPORT_FILES):
+def previous_verdict(folder: Path, formats: Sequence[str]) -> Verdict | None:
+    """The verdict of an earlier run, if it graded the student and wrote every report asked for (else: grade
+    again)."""
+    if not all((folder / name).is_file() for name in (RESULTS_FILE, *(FORMATS[f] for f in formats))):
         return None
     try:
         verdict = read_results(folder / RESULTS_FILE)
@@ -85,17 +92,19 @@ def previous_verdict(folder: Path) -> Verdict | None:
 
 
 def grade_student(runner: Runner, challenge: Challenge, student: str, source: Path, out: Path,
-                  options: GradeOptions, force: bool) -> Outcome:
+                  options: GradeOptions, force: bool, formats: Sequence[str] = DEFAULT_FORMATS,
+                  diagnoser: Diagnoser | None = None) -> Outcome:
     """Grade one student into ``out/student`` (or skip one already graded): the local pool's unit of work."""
     folder = out / student
-    if not force and (resumed := resumed_outcome(student, folder)) is not None:
+    if not force and (resumed := resumed_outcome(student, folder, formats)) is not None:
         return resumed
     clear_folder(folder)
-    return record_outcome(grade_submission(runner, challenge, student, source, folder, options), folder, challenge)
+    return record_outcome(grade_submission(runner, challenge, student, source, folder, options, diagnoser), folder,
+                          challenge, formats)
 
 
-def resumed_outcome(student: str, folder: Path) -> Outcome | None:
-    verdict = previous_verdict(folder)
+def resumed_outcome(student: str, folder: Path, formats: Sequence[str]) -> Outcome | None:
+    verdict = previous_verdict(folder, formats)
     if verdict is None:
         return None
     return Outcome(student, "graded", verdict=verdict, seconds=verdict.duration_s, resumed=True)
@@ -109,8 +118,9 @@ def clear_folder(folder: Path) -> None:
 
 
 def grade_submission(runner: Runner, challenge: Challenge, student: str, source: Path, folder: Path,
-                     options: GradeOptions) -> Outcome:
-    """Grade one submission; the grader log goes to ``folder``. Writes no report: ``record_outcome`` does.
+                     options: GradeOptions, diagnoser: Diagnoser | None = None) -> Outcome:
+    """Grade one submission (and diagnose its failed tests, given a ``diagnoser``); the grader log goes to
+    ``folder``. Writes no report: ``record_outcome`` does.
 
     Whatever goes wrong is an outcome (refused, or an infrastructure error for this student only), never a zero.
     """
@@ -119,6 +129,8 @@ def grade_submission(runner: Runner, challenge: Challenge, student: str, source:
         with tempfile.TemporaryDirectory(prefix="diffchallenge-batch-") as scratch:
             submission = open_submission(source, Path(scratch) / "submission")
             verdict = runner.grade(challenge, submission.folder, folder, options)
+            if diagnoser is not None:
+                verdict = diagnoser.diagnose(challenge, submission.folder, verdict, runner)
         verdict = verdict.with_(submission=str(source))
         outcome = Outcome(student, verdict.status, message="; ".join(verdict.errors), verdict=verdict)
         if outcome.status == "error" and not outcome.message:
@@ -131,12 +143,13 @@ def grade_submission(runner: Runner, challenge: Challenge, student: str, source:
     return outcome
 
 
-def record_outcome(outcome: Outcome, folder: Path, challenge: Challenge) -> Outcome:
+def record_outcome(outcome: Outcome, folder: Path, challenge: Challenge,
+                   formats: Sequence[str] = DEFAULT_FORMATS) -> Outcome:
     """Write the student's files: the verdict's reports, or why there is no verdict. A report that cannot be
     written (a full disk) makes this student an infrastructure error, graded again next run; the batch goes on."""
     try:
         if outcome.verdict is not None:
-            write_reports(outcome.verdict, folder, challenge.meta.limits)
+            write_reports(outcome.verdict, folder, challenge.meta.limits, formats)
     except OSError as error:
         remove_reports(folder)
         outcome = Outcome(outcome.student, "error", message=f"the reports could not be written: {error}",
@@ -158,8 +171,12 @@ def check_out_folder(out: Path, challenge: Challenge, force: bool) -> None:
                          f"choose another --out or pass --force")
 
 
-def prepare_batch(challenge: Challenge, submissions: Path, out: Path, force: bool) -> dict[str, Path]:
-    """The students to grade, once ``out`` is known to be fit for this challenge's gradebook."""
+def prepare_batch(challenge: Challenge, submissions: Path, out: Path, force: bool,
+                  formats: Sequence[str]) -> dict[str, Path]:
+    """The students to grade, once ``out`` is known to be fit for this challenge's gradebook and the reports
+    asked for can be written."""
+    if HTML in formats:
+        overview.require_extra()
     students = find_submissions(submissions)
     check_out_folder(out, challenge, force)
     out.mkdir(parents=True, exist_ok=True)
@@ -184,17 +201,21 @@ def collect_outcomes(challenge: Challenge, students: dict[str, Path], out: Path,
 
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int = 1, force: bool = False,
                 device: str = "cpu", console: Console | None = None, runner: Runner | None = None,
-                sandbox: str = SANDBOX_REQUIRED) -> list[Outcome]:
-    """Grade every submission in ``submissions`` into ``out``; write the gradebook; return the outcomes."""
+                sandbox: str = SANDBOX_REQUIRED, formats: Sequence[str] = DEFAULT_FORMATS,
+                similarity_threshold: float = similarity.DEFAULT_THRESHOLD, diagnose: bool = True) -> list[Outcome]:
+    """Grade every submission in ``submissions`` into ``out``; write the reports in ``formats``, the gradebook
+    and, with the html format, the class page; return the outcomes. With ``diagnose``, failed tests are
+    compared with the kept mutants' outputs (``diagnosis``: each mutant is graded once for the whole batch)."""
     if jobs < 1:
         raise BatchError("--jobs must be at least 1")
-    students = prepare_batch(challenge, submissions, out, force)
-    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs), sandbox=sandbox)
+    students = prepare_batch(challenge, submissions, out, force, formats)
+    options = GradeOptions(device=device, threads=max(1, usable_cores() // jobs), sandbox=sandbox,
+                           artifacts=HTML in formats)
     own_runner = runner is None
     runner = runner or forkserver_runner()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_student, runner, challenge, name, source, out, options, force)
-                   for name, source in students.items()]
+    with Diagnoser(options) as diagnoser, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_student, runner, challenge, name, source, out, options, force, formats,
+                               diagnoser if diagnose else None) for name, source in students.items()]
         try:
             outcomes = collect_outcomes(challenge, students, out, console or Console(stderr=True),
                                         (future.result() for future in as_completed(futures)))
@@ -204,7 +225,17 @@ def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int
             raise
     if own_runner:
         runner.stop_all()  # nothing is left running: its worker template goes with the batch
+    if HTML in formats:
+        write_class_page(challenge, students, out, outcomes, similarity_threshold)
     return outcomes
+
+
+def write_class_page(challenge: Challenge, students: dict[str, Path], out: Path, outcomes: list[Outcome],
+                     similarity_threshold: float) -> Path:
+    """index.html: the class's scores and tests, and the similar pairs among the submissions not refused."""
+    compared = {outcome.student: students[outcome.student] for outcome in outcomes if outcome.status != "refused"}
+    similar = similarity.compare_submissions(compared, challenge.starter, similarity_threshold)
+    return overview.write(out, challenge, outcomes, similar)
 
 
 def outcome_line(outcome: Outcome) -> str:

@@ -26,8 +26,10 @@ from diffchallenge.bank import challenges as bank
 from diffchallenge.bank import mutation_record
 from diffchallenge.exits import EPILOG, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
 from diffchallenge.nbgrader.commands import add_nbgrader_commands
-from diffchallenge.reports.results import FORMATS
+from diffchallenge.reports import html
+from diffchallenge.reports.results import DEFAULT_FORMATS, FORMATS
 from diffchallenge.runners.choice import add_runner_arguments, docker_settings, runner_for
+from diffchallenge.similarity import DEFAULT_THRESHOLD
 from pytest_diffchallenge.metadata import DIFFICULTIES, DOMAINS, ChallengeFormatError
 
 console = Console(stderr=True)
@@ -124,13 +126,19 @@ def command_test(args) -> int:
 
 # -- interviewers and instructors --------------------------------------------------------------------------------
 def command_grade(args) -> int:
-    from diffchallenge.grading import GradeOptions
+    from diffchallenge import batch, diagnosis
+    from diffchallenge.grading import GradeOptions, LocalRunner
     from diffchallenge.reports.results import REPORT_FILES, remove_reports, write_reports
     from diffchallenge.submissions import open_submission
 
     out = Path(args.out)
     if not args.force and (held := [name for name in REPORT_FILES if (out / name).exists()]):
         raise UsageError(f"{out} already holds results ({', '.join(held)}); pass --force to overwrite them")
+    formats = tuple(args.formats or DEFAULT_FORMATS)
+    if "html" in formats:
+        html.require_extra()  # before grading, not after
+    elif args.audience:
+        raise UsageError("--audience goes with --format html")
     if args.challenge:
         bank.get_challenge(args.challenge)  # an unknown slug is reported before the submission is read
     runner = runner_for(args)
@@ -141,10 +149,20 @@ def command_grade(args) -> int:
             raise UsageError(f"{args.submission} names no challenge (no challenge.toml): pass --challenge SLUG")
         challenge = bank.get_challenge(slug)  # always the bank's copy: a workspace's tests are not trusted
         remove_reports(out)
-        options = GradeOptions(device=args.device, public_only=args.public_only, sandbox=sandbox_mode(args))
+        options = GradeOptions(device=args.device, public_only=args.public_only, sandbox=sandbox_mode(args),
+                               artifacts="html" in formats)
         verdict = runner.grade(challenge, submission.folder, out, options)
+        if not args.no_diagnosis and isinstance(runner, LocalRunner) \
+                and diagnosis.worth_diagnosing(challenge, verdict):
+            # The mutants' gradings fork from a warm server: several times faster than fresh interpreters.
+            diagnosis_runner = batch.forkserver_runner()
+            try:
+                with diagnosis.Diagnoser(options) as diagnoser:
+                    verdict = diagnoser.diagnose(challenge, submission.folder, verdict, diagnosis_runner)
+            finally:
+                diagnosis_runner.stop_all()
     verdict = verdict.with_(submission=str(args.submission))
-    written = write_reports(verdict, out, challenge.meta.limits, args.formats or tuple(FORMATS))
+    written = write_reports(verdict, out, challenge.meta.limits, formats, audience=args.audience or html.INTERVIEWER)
     print_verdict(verdict)
     console.print(f"results in {out}: {', '.join(path.name for path in written)}")
     return EXIT_INFRA if verdict.status == "error" else EXIT_OK
@@ -152,9 +170,13 @@ def command_grade(args) -> int:
 
 def command_grade_batch(args) -> int:
     from diffchallenge import batch
-    from diffchallenge.reports import gradebook
+    from diffchallenge.reports import gradebook, overview
 
     challenge = bank.get_challenge(args.challenge)
+    formats = tuple(args.formats or DEFAULT_FORMATS)
+    if args.similarity_threshold is not None and batch.HTML not in formats:
+        raise UsageError("--similarity-threshold goes with --format html (the class page)")
+    threshold = DEFAULT_THRESHOLD if args.similarity_threshold is None else args.similarity_threshold
     if args.backend == "ray":
         from diffchallenge import raybackend
 
@@ -164,20 +186,25 @@ def command_grade_batch(args) -> int:
         threads = 1 if args.threads is None else args.threads
         outcomes = raybackend.grade_batch(challenge, Path(args.submissions), Path(args.out), address=args.address,
                                           threads=threads, force=args.force, device=args.device, console=console,
-                                          sandbox=sandbox_mode(args), docker=docker_settings(args))
+                                          sandbox=sandbox_mode(args), docker=docker_settings(args), formats=formats,
+                                          similarity_threshold=threshold)
     else:
         if args.address is not None or args.threads is not None:
             raise UsageError("--address and --threads go with --backend ray")
         runner = runner_for(args) if args.runner == "docker" else None  # else: the batch's warm fork server
         jobs = 1 if args.jobs is None else args.jobs
         outcomes = batch.grade_batch(challenge, Path(args.submissions), Path(args.out), jobs=jobs, force=args.force,
-                                     device=args.device, console=console, runner=runner, sandbox=sandbox_mode(args))
+                                     device=args.device, console=console, runner=runner, sandbox=sandbox_mode(args),
+                                     formats=formats, similarity_threshold=threshold,
+                                     diagnose=not args.no_diagnosis)
     counts = {status: sum(o.status == status for o in outcomes) for status in ("graded", "refused", "error")}
     scores = [o.verdict.score for o in outcomes if o.status == "graded" and o.verdict is not None]
     mean = f", mean score {sum(scores) / len(scores):.1f}/{challenge.meta.points}" if scores else ""
     console.print(f"[bold]{counts['graded']} graded, {counts['refused']} refused, {counts['error']} "
                   f"infrastructure errors{mean}[/]")
     console.print(f"gradebook: {Path(args.out) / gradebook.CSV_FILE}, {Path(args.out) / gradebook.JSON_FILE}")
+    if batch.HTML in formats:
+        console.print(f"class page: {Path(args.out) / overview.FILE}")
     if counts["error"]:
         console.print("[magenta]students with infrastructure errors have no score; run the same command again "
                       "to grade them (graded students are skipped)[/]")
@@ -398,6 +425,17 @@ def add_sandbox_argument(parser: argparse.ArgumentParser) -> None:
                              "that lacks them; results.json says so. Without it, grading refuses such a machine")
 
 
+def share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1")
+    return value
+
+
 def register_grading_commands(commands) -> None:
     sub = add_command(commands, "grade", command_grade,
                       "grade one submission with the public and hidden tests; write results.json and the reports")
@@ -406,10 +444,18 @@ def register_grading_commands(commands) -> None:
     sub.add_argument("--out", default="diffchallenge-results", metavar="DIR",
                      help="folder for results.json, the reports and the grader log (default: %(default)s)")
     sub.add_argument("--format", dest="formats", action="append", choices=list(FORMATS),
-                     help="reports to write beside results.json (repeatable; default: all)")
+                     help="reports to write beside results.json (repeatable; default: "
+                          f"{', '.join(DEFAULT_FORMATS)}); html: report.html, one self-contained page with images "
+                          f"of the outputs and memory and runtime charts (needs {html.EXTRA})")
+    sub.add_argument("--audience", choices=html.AUDIENCES,
+                     help="with --format html: interviewer (default) shows every test, hidden ones included; "
+                          "candidate shows the public tests and only the hidden tests' points")
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--public-only", action="store_true", help="grade with the public tests alone")
     sub.add_argument("--force", action="store_true", help="overwrite results already in --out")
+    sub.add_argument("--no-diagnosis", action="store_true",
+                     help="do not grade the challenge's known mistakes (its mutants) on the tests that failed on "
+                          "their output to name the one each matches (local runner only)")
     add_sandbox_argument(sub)
     add_runner_arguments(sub)
 
@@ -422,6 +468,19 @@ def register_grading_commands(commands) -> None:
                      help="local backend: gradings at once; each gets cores/N threads (default: 1)")
     sub.add_argument("--force", action="store_true", help="grade again students already graded in --out")
     sub.add_argument("--device", default="cpu")
+    sub.add_argument("--format", dest="formats", action="append", choices=list(FORMATS),
+                     help="reports to write in each student's folder (repeatable; default: "
+                          f"{', '.join(DEFAULT_FORMATS)}); html: each student's report.html and the class page "
+                          f"DIR/index.html (scores, tests, students, code similarity; needs {html.EXTRA}). On Ray, "
+                          "report.html shows the verdict alone: a grading's artifacts (images of outputs, charts) "
+                          "stay on its node")
+    sub.add_argument("--similarity-threshold", type=share, metavar="X",
+                     help="with --format html: list the pairs of solutions where more than this share (0 to 1) of "
+                          "either one's code, the starter's removed and names ignored, is also in the other's "
+                          f"(default: {DEFAULT_THRESHOLD})")
+    sub.add_argument("--no-diagnosis", action="store_true",
+                     help="do not grade the challenge's known mistakes (its mutants, each once for the batch) on the "
+                          "tests that failed on their output to name the one each matches (local backend only)")
     add_sandbox_argument(sub)
     add_runner_arguments(sub)
     group = sub.add_argument_group("backend", "where the gradings run (README: Grading on a Ray cluster)")
@@ -502,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (UsageError, SubmissionRefused, WorkspaceError, BatchError, bank.UnknownChallenge,
             ChallengeFormatError) as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}")  # a path or extra name in brackets is text
         return EXIT_USAGE
     except GradingError as error:
         console.print(f"[magenta]infrastructure error:[/] {error}")

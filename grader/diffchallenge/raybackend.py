@@ -9,7 +9,8 @@ the Ray worker's interpreter.
 Only data crosses the cluster: a submission travels as one zip archive (bytes in Ray's object store), staged on
 the head by ``open_submission`` and unpacked on the node by it again, with the same checks; the result comes back
 as JSON text (the verdict, the grader log's tail, the node), parsed and validated on the head by
-``Verdict.from_json``. No object built from candidate data is pickled either way.
+``Verdict.from_json``. No object built from candidate data is pickled either way. A grading's artifacts stay on
+its node: the head renders each report.html from the verdict alone.
 
 Every node proves that it grades with the head's kit and bank (the identity the Docker image carries,
 ``runners.image.expected_labels``): the head asks each node before the batch and refuses to start on a stale
@@ -27,7 +28,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -36,8 +37,10 @@ from unittest import mock
 
 from rich.console import Console
 
+from diffchallenge import similarity
 from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.batch import (
+    HTML,
     BatchError,
     clear_folder,
     collect_outcomes,
@@ -47,9 +50,11 @@ from diffchallenge.batch import (
     record_outcome,
     resumed_outcome,
     usable_cores,
+    write_class_page,
 )
 from diffchallenge.grading import LOG_FILE, GradeOptions, GradingError, Runner
 from diffchallenge.reports.gradebook import Outcome
+from diffchallenge.reports.results import DEFAULT_FORMATS
 from diffchallenge.runners.docker import GRADER_MEMORY
 from diffchallenge.runners.image import LABEL_HASH, LABEL_VERSION, expected_labels
 from diffchallenge.submissions import SubmissionRefused, open_submission
@@ -241,7 +246,8 @@ def received_outcome(student: str, source: Path, answer: str) -> tuple[Outcome, 
 
 
 def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path], out: Path, options: GradeOptions,
-                      force: bool, docker: dict | None, head_kit: dict[str, str]) -> Generator[Outcome]:
+                      force: bool, docker: dict | None, head_kit: dict[str, str],
+                      formats: Sequence[str]) -> Generator[Outcome]:
     """Submit every student not yet graded; yield each outcome, recorded, as it comes back."""
     needs = task_resources(challenge, options)
     task = ray.remote(grade_on_node).options(num_cpus=needs["CPU"], memory=needs["memory"],
@@ -251,14 +257,15 @@ def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path],
         with tempfile.TemporaryDirectory(prefix="diffchallenge-ray-head-") as scratch:
             for student, source in students.items():
                 folder = out / student
-                if not force and (resumed := resumed_outcome(student, folder)) is not None:
+                if not force and (resumed := resumed_outcome(student, folder, formats)) is not None:
                     yield resumed
                     continue
                 clear_folder(folder)
                 try:
                     archive = pack_submission(source, Path(scratch) / student)
                 except SubmissionRefused as refusal:
-                    yield record_outcome(Outcome(student, "refused", message=str(refusal)), folder, challenge)
+                    yield record_outcome(Outcome(student, "refused", message=str(refusal)), folder, challenge,
+                                         formats)
                     continue
                 reference = task.remote(challenge.slug, student, ray.put(archive), asdict(options), docker, head_kit)
                 pending[reference] = (student, source)
@@ -271,7 +278,7 @@ def graded_on_cluster(ray: Any, challenge: Challenge, students: dict[str, Path],
                 outcome, log = Outcome(student, "error", message=f"the Ray task failed: {error}"), ""
             if log:
                 write_atomically(out / student / LOG_FILE, log)
-            yield record_outcome(outcome, out / student, challenge)
+            yield record_outcome(outcome, out / student, challenge, formats)
     finally:
         for reference in pending:  # an interrupted batch: each grading stops and cleans up (grading.grade)
             ray.cancel(reference)
@@ -308,15 +315,21 @@ def connected(ray: Any, address: str | None) -> Iterator[None]:
 
 def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, address: str | None = None, threads: int = 1,
                 force: bool = False, device: str = "cpu", console: Console | None = None,
-                sandbox: str = SANDBOX_REQUIRED, docker: dict | None = None) -> list[Outcome]:
-    """``batch.grade_batch`` on a Ray cluster: same folders, reports and gradebook, written on this machine."""
+                sandbox: str = SANDBOX_REQUIRED, docker: dict | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
+                similarity_threshold: float = similarity.DEFAULT_THRESHOLD) -> list[Outcome]:
+    """``batch.grade_batch`` on a Ray cluster: same folders, reports, gradebook and class page, written on this
+    machine."""
     if threads < 1:
         raise BatchError("--threads must be at least 1")
-    students = prepare_batch(challenge, submissions, out, force)
+    students = prepare_batch(challenge, submissions, out, force, formats)
     options = GradeOptions(device=device, threads=threads, sandbox=sandbox)
     head_kit = this_kit()
     ray = import_ray()
     with connected(ray, address):
         check_nodes(ray, fitting_nodes(ray.nodes(), task_resources(challenge, options)), head_kit)
-        with closing(graded_on_cluster(ray, challenge, students, out, options, force, docker, head_kit)) as graded:
-            return collect_outcomes(challenge, students, out, console or Console(stderr=True), graded)
+        with closing(graded_on_cluster(ray, challenge, students, out, options, force, docker, head_kit,
+                                       formats)) as graded:
+            outcomes = collect_outcomes(challenge, students, out, console or Console(stderr=True), graded)
+    if HTML in formats:
+        write_class_page(challenge, students, out, outcomes, similarity_threshold)
+    return outcomes

@@ -25,7 +25,7 @@ def test_a_graded_student_gets_reports_and_no_outcome_file(tmp_path):
 
 
 def test_reports_that_cannot_be_written_make_an_infrastructure_error_for_that_student_alone(tmp_path, monkeypatch):
-    def disk_full(verdict, out, limits):
+    def disk_full(verdict, out, limits, formats):
         (out / RESULTS_FILE).write_text("{half")
         raise OSError(28, "No space left on device")
 

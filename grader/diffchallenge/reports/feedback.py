@@ -1,7 +1,8 @@
 """feedback.md: what a candidate may see.
 
-Public tests in detail; hidden tests only as a count passed and, for each failure, its reason (a word
-from the verdict's fixed set), never their names, code, inputs or messages.
+Public tests in detail, with the known mistake a failed one's output matches (``diagnosis``); hidden tests only
+as a count passed and, for each failure, its reason (a word from the verdict's fixed set), never their names,
+code, inputs, messages or diagnoses.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def markdown(verdict: Verdict, limits: Limits) -> str:
                 lines += [""] + [f"- {line}" for line in figures]
             if test.reason is not None:
                 lines += ["", f"Why: {why(test.reason)}."]
+            if test.diagnosis:
+                lines += ["", f"This output matches a known mistake: {test.diagnosis}."]
             if test.message:
                 lines += ["", "```text", test.message.replace("```", "'''"), "```"]
             lines.append("")

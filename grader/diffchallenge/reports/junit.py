@@ -27,7 +27,8 @@ def xml(verdict: Verdict) -> str:
         module = test.nodeid.split("::", 1)[0].removesuffix(".py").replace("/", ".")
         case = ElementTree.SubElement(suite, "testcase", {"classname": module, "name": test.name})
         add_properties(case, {"points": test.score, "max_points": test.max_score, "visibility": test.visibility,
-                              **({"reason": test.reason} if test.reason else {}), **test.figures})
+                              **({"reason": test.reason} if test.reason else {}),
+                              **({"diagnosis": test.diagnosis} if test.diagnosis else {}), **test.figures})
         if test.status is not Status.PASSED:
             element = "failure" if test.status is Status.FAILED else "error"
             message = f"{test.reason}: {first_line(test.message)}"
