@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,8 +61,14 @@ class RuntimeSamples:
     """``runtime.check``'s timed runs, in seconds."""
 
     candidate_s: tuple[float, ...]
-    reference_s: tuple[float, ...]
+    reference_s: tuple[float, ...]  # run n of each was a pair, back to back
     budget: float  # the allowed median ratio candidate/reference
+
+    @property
+    def ratio(self) -> float:
+        """The median of the pairs' ratios candidate/reference: the figure the budget judges (load on the machine
+        hits both runs of a pair alike, so it is steadier than the ratio of the medians)."""
+        return statistics.median(c / r for c, r in zip(self.candidate_s, self.reference_s, strict=True))
 
 
 @dataclass(frozen=True)
@@ -180,10 +187,10 @@ def record_comparison(name: str, got, expected: torch.Tensor, *, rtol: float, at
         _current.comparisons.append(comparison)
 
 
-def record_runtime(candidate_s: list[float], reference_s: list[float], budget: float) -> None:
+def record_runtime(samples: RuntimeSamples) -> None:
     if _current is not None:
-        _current.runtime = RuntimeSamples(tuple(candidate_s[:MAX_RUNTIME_SAMPLES]),
-                                          tuple(reference_s[:MAX_RUNTIME_SAMPLES]), float(budget))
+        _current.runtime = RuntimeSamples(samples.candidate_s[:MAX_RUNTIME_SAMPLES],
+                                          samples.reference_s[:MAX_RUNTIME_SAMPLES], float(samples.budget))
 
 
 def record_memory(timeline: MemoryTimeline) -> None:
@@ -291,6 +298,8 @@ def _read_entry(folder: Path, nodeid: str, entry) -> TestArtifacts:
             if not isinstance(timed[key], list) or not 1 <= len(timed[key]) <= MAX_RUNTIME_SAMPLES:
                 raise ValueError(f"{key}: a list of 1 to {MAX_RUNTIME_SAMPLES}")
             runs.append(tuple(_number(seconds) for seconds in timed[key]))
+        if len(runs[0]) != len(runs[1]):
+            raise ValueError("the timed runs are not in pairs")
         runtime = RuntimeSamples(runs[0], runs[1], _number(timed["budget"]))
     memory = None
     if entry["memory"] is not None:

@@ -207,13 +207,12 @@ class Runtime:
                                    name=f"{probe} (timed run {index + 1}): {key}")
         candidate_s = statistics.median(times["candidate"])
         reference_s = statistics.median(times["reference"])
-        # Each pair ran back to back, so load on the machine hits both alike: the median of the pairs'
-        # ratios is steadier than the ratio of the medians.
-        ratio = statistics.median(c / r for c, r in zip(times["candidate"], times["reference"], strict=True))
+        samples = artifacts.RuntimeSamples(tuple(times["candidate"]), tuple(times["reference"]), self.budget)
+        ratio = samples.ratio
         figures.record("candidate_ms", round(candidate_s * 1000, 3))
         figures.record("reference_ms", round(reference_s * 1000, 3))
         figures.record("runtime_ratio", round(ratio, 3))
-        artifacts.record_runtime(times["candidate"], times["reference"], self.budget)
+        artifacts.record_runtime(samples)
         if ratio > self.budget:
             raise OverRuntimeBudget(f"too slow: {candidate_s * 1000:.1f} ms against the reference's "
                                   f"{reference_s * 1000:.1f} ms (ratio {ratio:.2f}, budget {self.budget:g})")

@@ -149,6 +149,7 @@ def test_an_index_rewritten_unchanged_keeps_every_entry(tmp_path):
     lambda e: e["runtime"].update(reference_s=[]),
     lambda e: e["runtime"].update(candidate_s=[0.1] * 201),
     lambda e: e["runtime"].update(budget=True),
+    lambda e: e["runtime"].update(candidate_s=[0.5]),  # runs not in pairs
     lambda e: e["memory"].update(samples=[[0.0, 0.0], [1.0, 5.0], [0.5, 1.0]]),  # time goes back
     lambda e: e["memory"].update(samples=[[0.0, -1.0]]),
     lambda e: e["memory"].update(samples=[[0.0, 1.0, 2.0]]),
@@ -250,7 +251,7 @@ def test_memory_keeps_the_call_with_the_highest_peak(recording):
     high = MemoryTimeline(((0.0, 0.0), (1.0, 50.0)), ((0.5, "decode"),), 100.0, 60.0)
     for timeline in (low, high, low):
         artifacts.record_memory(timeline)
-    artifacts.record_runtime([0.1] * 300, [0.2] * 300, 1.5)
+    artifacts.record_runtime(RuntimeSamples((0.1,) * 300, (0.2,) * 300, 1.5))
     kept = artifacts.finish_test("t::x")
     assert kept.memory == high
     assert len(kept.runtime.candidate_s) == len(kept.runtime.reference_s) == 200 and kept.runtime.budget == 1.5
