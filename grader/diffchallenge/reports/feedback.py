@@ -45,6 +45,11 @@ def why(reason: Reason) -> str:
     return "grader error (not counted against you)" if reason is Reason.INFRASTRUCTURE else str(reason)
 
 
+def diagnosis_line(diagnosis: str) -> str:
+    """What every report says of a failed test whose outputs match a kept mutant's."""
+    return f"This output matches a known mistake: {diagnosis}."
+
+
 def markdown(verdict: Verdict, limits: Limits) -> str:
     public = [t for t in verdict.tests if not t.hidden]
     hidden = [t for t in verdict.tests if t.hidden]
@@ -64,7 +69,7 @@ def markdown(verdict: Verdict, limits: Limits) -> str:
             if test.reason is not None:
                 lines += ["", f"Why: {why(test.reason)}."]
             if test.diagnosis:
-                lines += ["", f"This output matches a known mistake: {test.diagnosis}."]
+                lines += ["", diagnosis_line(test.diagnosis)]
             if test.message:
                 lines += ["", "```text", test.message.replace("```", "'''"), "```"]
             lines.append("")

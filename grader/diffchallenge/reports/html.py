@@ -63,6 +63,7 @@ class ComparisonView:
 class ReportedTest:
     record: TestRecord
     why: str
+    diagnosis: str
     figures: list[str]
     comparisons: list[ComparisonView]
     memory_chart: str = ""
@@ -144,6 +145,7 @@ def reported_tests(tests: list[TestRecord], limits: Limits, artifacts: dict[str,
         runtime = kept.runtime if kept else None
         views.append(ReportedTest(
             record=test, why=feedback.why(test.reason) if test.reason else "",
+            diagnosis=feedback.diagnosis_line(test.diagnosis) if test.diagnosis else "",
             figures=feedback.describe_figures(test.figures, limits), comparisons=comparisons,
             memory_chart=data_uri(charts.memory_chart(memory)) if memory else "",
             runtime_chart=data_uri(charts.runtime_chart(runtime.candidate_s, runtime.reference_s, runtime.budget))
@@ -153,13 +155,12 @@ def reported_tests(tests: list[TestRecord], limits: Limits, artifacts: dict[str,
 
 
 @functools.cache
-def template():
+def templates():
+    """The reports' templates (this page's and the class page's): everything they show is escaped."""
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("diffchallenge.reports", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                     lstrip_blocks=True)
-    return environment.get_template("report.html.j2")
+    return jinja2.Environment(loader=jinja2.PackageLoader("diffchallenge.reports", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def render(verdict: Verdict, limits: Limits, artifacts: dict[str, TestArtifacts], audience: str = INTERVIEWER) -> str:
@@ -174,7 +175,7 @@ def render(verdict: Verdict, limits: Limits, artifacts: dict[str, TestArtifacts]
     public = reported_tests(public_tests, limits, artifacts, budget)
     # A candidate's page never even looks at a hidden test's artifacts.
     hidden = reported_tests(hidden_tests, limits, artifacts, budget) if interviewer else []
-    return template().render(
+    return templates().get_template("report.html.j2").render(
         verdict=verdict, interviewer=interviewer, public=public, hidden=hidden,
         public_points=points(public_tests), hidden_points=points(hidden_tests), marks=feedback.MARKS,
         skipped_public=[t for t in verdict.skipped if not t.hidden],

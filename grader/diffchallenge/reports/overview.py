@@ -12,7 +12,6 @@ when a page is made; ``require_extra`` says what is missing before a batch start
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 from collections import Counter
 from dataclasses import dataclass
@@ -144,15 +143,9 @@ def line_ranges(regions: tuple[Region, ...]) -> str:
     return f"lines {', '.join(spans)}" if spans else "no lines"
 
 
-@functools.cache
 def template():
-    import jinja2
-
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("diffchallenge.reports", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                     lstrip_blocks=True)
-    environment.globals.update(marked_lines=marked_lines, line_ranges=line_ranges)
-    return environment.get_template("overview.html.j2")
+    return html.templates().get_template("overview.html.j2",
+                                         globals={"marked_lines": marked_lines, "line_ranges": line_ranges})
 
 
 def render(challenge: Challenge, outcomes: list[Outcome], similarity: Similarity, out: Path) -> str:
