@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -213,9 +214,9 @@ def grade_batch(challenge: Challenge, submissions: Path, out: Path, *, jobs: int
                            artifacts=HTML in formats)
     own_runner = runner is None
     runner = runner or forkserver_runner()
-    with Diagnoser(options) as diagnoser, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with Diagnoser(options) if diagnose else nullcontext() as diagnoser, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_student, runner, challenge, name, source, out, options, force, formats,
-                               diagnoser if diagnose else None) for name, source in students.items()]
+                               diagnoser) for name, source in students.items()]
         try:
             outcomes = collect_outcomes(challenge, students, out, console or Console(stderr=True),
                                         (future.result() for future in as_completed(futures)))
