@@ -765,7 +765,7 @@ def hostile_params() -> list:
         marks = [pytest.mark.xfail(strict=True, reason=f"known limit: {known}")] if known else []
         params.append(pytest.param(case, "local", id=f"{case.name}-local", marks=marks))
         if case.attack in DOCKER_CLASSES and case.bank == "toy":
-            docker = [pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP), *marks]
+            docker = [pytest.mark.hostile_docker, pytest.mark.skipif(not TOY_IMAGE, reason=DOCKER_SKIP), *marks]
             params.append(pytest.param(case, "docker", id=f"{case.name}-docker", marks=docker))
     return params
 
