@@ -5,6 +5,40 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 start=$(date +%s)
+PYTEST=(.venv/bin/python -m pytest -ra -p no:cacheprovider --durations=10)
+# The suite is four pytest runs, each keeping about one core busy: every challenge's verify (~30 min), the
+# hostile cases under the local runner (~20 min), those under the Docker runner (~16 min), and the rest
+# (~30 min). The hostile cases under Docker watch the whole machine (its /tmp, /dev/shm, bank, kit, venv and
+# containers), so nothing else may write there meanwhile: verify and the local hostile cases (each grading in
+# a throwaway view of the machine) get their own TMPDIR, pytest folder and /dev/shm (a mount namespace, as
+# root), nobody writes bytecode, and the rest waits. Without root, all four run one after another.
+scratch=$(mktemp -d)  # made before anything starts: the hostile cases under Docker list /tmp
+trap 'pkill -f -- "--basetemp=$scratch/" || true; rm -rf "$scratch"' EXIT
+isolated=false
+if [ "$(id -u)" -eq 0 ] && unshare --mount true 2>/dev/null; then
+    isolated=true
+fi
+# run NAME PYTEST-ARGS...: in its own TMPDIR, pytest folder and /dev/shm, output to $scratch/NAME.log
+run_isolated() {
+    local name=$1
+    shift
+    mkdir -p "$scratch/$name/tmp"
+    TMPDIR="$scratch/$name/tmp" unshare --mount --propagation private \
+        sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh \
+        "${PYTEST[@]}" --basetemp="$scratch/$name/pytest" "$@" > "$scratch/$name.log" 2>&1
+}
+verify=0 local_hostile=0 docker_hostile=0 rest=0
+export PYTHONDONTWRITEBYTECODE=1
+.venv/bin/python -m compileall -q pytest_diffchallenge grader  # every import of the kit reads, none writes
+LOCAL_HOSTILE=(-m "not hostile_docker" tests/test_hostile.py)
+DOCKER_HOSTILE=(-m hostile_docker tests/test_hostile.py)
+REST=(--ignore=tests/unit --ignore=tests/test_challenges.py --ignore=tests/test_hostile.py)
+if [ $# -eq 0 ] && $isolated; then  # neither needs Docker nor Chromium: they start beside the fast tier
+    DIFFCHALLENGE_VERIFY_JOBS=1 run_isolated verify tests/test_challenges.py &
+    verify_pid=$!
+    run_isolated local-hostile "${LOCAL_HOSTILE[@]}" &
+    local_pid=$!
+fi
 echo "== fast tier: ruff, mypy, unit tests"
 .venv/bin/ruff check .
 .venv/bin/mypy
@@ -22,34 +56,27 @@ fi
 if docker image inspect diffchallenge:toy-cpu >/dev/null 2>&1; then
     export DIFFCHALLENGE_TOY_IMAGE=diffchallenge:toy-cpu  # the hostile corpus under the Docker runner too
 fi
-PYTEST=(.venv/bin/python -m pytest -ra -p no:cacheprovider --durations=10)
 if [ $# -gt 0 ]; then
-    exec "${PYTEST[@]}" --ignore=tests/unit "$@"
+    "${PYTEST[@]}" --ignore=tests/unit "$@"
+    exit
 fi
-# Every challenge's verify (gradings on both cores, ~30 min at one at a time) runs beside the rest, which keeps
-# about one core busy (hostile cases wait on time-outs and containers). Neither may see the other's files: verify
-# gets a temporary folder of its own, no bytecode written, and its own /dev/shm (multiprocessing's semaphores live
-# there), which needs a mount namespace: as root; elsewhere it runs after the rest, on every core. The hostile
-# cases under Docker watch the whole machine (its /tmp, /dev/shm, bank and containers) and run alone, last.
-rest=0 verify=0 alone=0
-if [ "$(id -u)" -eq 0 ] && unshare --mount true 2>/dev/null; then
-    verify_tmp=$(mktemp -d)
-    trap 'rm -rf "$verify_tmp"' EXIT
-    mkdir "$verify_tmp/tmp"
-    TMPDIR="$verify_tmp/tmp" DIFFCHALLENGE_VERIFY_JOBS=1 PYTHONDONTWRITEBYTECODE=1 \
-        unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh \
-        "${PYTEST[@]}" --basetemp="$verify_tmp/pytest" tests/test_challenges.py > "$verify_tmp/log" 2>&1 &
-    verify_pid=$!
-    "${PYTEST[@]}" -m "not hostile_docker" --ignore=tests/unit --ignore=tests/test_challenges.py || rest=$?
-    echo "== waiting for every challenge's verify"
+if $isolated; then
+    echo "== the hostile cases under Docker (verify and the local hostile cases beside them)"
+    "${PYTEST[@]}" "${DOCKER_HOSTILE[@]}" || docker_hostile=$?
+    echo "== the rest"
+    "${PYTEST[@]}" "${REST[@]}" || rest=$?
+    echo "== the hostile cases under the local runner"
+    wait "$local_pid" || local_hostile=$?
+    cat "$scratch/local-hostile.log"
+    echo "== every challenge's verify"
     wait "$verify_pid" || verify=$?
-    cat "$verify_tmp/log"
+    cat "$scratch/verify.log"
 else
-    "${PYTEST[@]}" -m "not hostile_docker" --ignore=tests/unit --ignore=tests/test_challenges.py || rest=$?
+    "${PYTEST[@]}" "${REST[@]}" || rest=$?
+    "${PYTEST[@]}" "${LOCAL_HOSTILE[@]}" || local_hostile=$?
     "${PYTEST[@]}" tests/test_challenges.py || verify=$?
+    "${PYTEST[@]}" "${DOCKER_HOSTILE[@]}" || docker_hostile=$?
 fi
-echo "== the hostile cases under Docker, alone"
-"${PYTEST[@]}" -m hostile_docker tests/test_hostile.py || alone=$?
-echo "== the rest: exit $rest; every challenge's verify: exit $verify; the hostile cases under Docker: exit $alone;" \
+echo "== exit codes: verify $verify, hostile local $local_hostile, hostile Docker $docker_hostile, the rest $rest;" \
      "$(( $(date +%s) - start )) s in all"
-[ "$rest" -eq 0 ] && [ "$verify" -eq 0 ] && [ "$alone" -eq 0 ]
+[ "$verify" -eq 0 ] && [ "$local_hostile" -eq 0 ] && [ "$docker_hostile" -eq 0 ] && [ "$rest" -eq 0 ]

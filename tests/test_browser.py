@@ -23,6 +23,8 @@ from conftest import HOSTILE, TOY_BANK
 
 from diffchallenge.bank.challenges import get_challenge
 from diffchallenge.bank.mutants import load_mutants, reference_dir
+from diffchallenge.reports import html
+from diffchallenge.reports.results import write_reports
 from pytest_diffchallenge.verdict import RESULTS_FILE, read_results
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
@@ -47,6 +49,14 @@ def grade(solution: Path, slug: str, out: Path, *extra: str, bank: Path | None =
     return out / "report.html"
 
 
+def candidate_page(graded: Path, out: Path, limits) -> Path:
+    """The candidate's variant of a graded page, from the same results and artifacts (tests/test_cli_html.py
+    runs `grade --audience candidate` itself): a second grading would differ only in its secret."""
+    shutil.copytree(graded, out)
+    write_reports(read_results(out / RESULTS_FILE), out, limits, ("html",), audience=html.CANDIDATE)
+    return out / "report.html"
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict[str, Path]:
     """Every page under test, by kind."""
@@ -56,8 +66,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     pages["reference"] = grade(reference_dir(images) / "solution.py", IMAGES, root / "reference")
     mutant = load_mutants(images)[0].write(images, root / "mutant-source")
     pages["mutant"] = grade(mutant / "solution.py", IMAGES, root / "mutant")
-    pages["mutant-candidate"] = grade(mutant / "solution.py", IMAGES, root / "mutant-candidate",
-                                      "--audience", "candidate")
+    pages["mutant-candidate"] = candidate_page(root / "mutant", root / "mutant-candidate", images.meta.limits)
     charts = get_challenge(CHARTS)
     pages["charts"] = grade(reference_dir(charts) / "solution.py", CHARTS, root / "charts")
     (root / "hostile.py").write_text(HOSTILE_SOLUTION)

@@ -215,6 +215,9 @@ def test_grade_writes_every_report_for_a_scaffolded_reference(tmp_path, capsys, 
     assert "<property name=\"points\" value=\"2\" />" in (out / "junit.xml").read_text()
     assert "Hidden tests: 1 of 1 passed" in (out / "feedback.md").read_text()
     assert (out / "grader.log").is_file()
+    # The worker imports the probes before its sandbox, under -I: it still writes no bytecode into the bank.
+    assert (tmp_path / "bank" / "challenges" / "noise-scale" / "probes.py").is_file()
+    assert not list((tmp_path / "bank").rglob("__pycache__"))
 
 
 def test_zipped_workspace_with_an_import_error_is_graded_with_the_reason(toy_bank, tmp_path, capsys):

@@ -7,9 +7,6 @@ import shutil
 from conftest import HOSTILE
 
 from diffchallenge import cli
-from diffchallenge.bank.challenges import get_challenge
-from diffchallenge.reports import html
-from diffchallenge.reports.results import write_reports
 from pytest_diffchallenge.artifacts import read_artifacts
 from pytest_diffchallenge.verdict import Reason, read_results
 
@@ -37,7 +34,10 @@ def test_grade_writes_a_report_with_the_outputs_of_a_wrong_hidden_test(toy_bank,
 
     kept = read_artifacts(out)
     assert set(kept) <= {test.nodeid for test in verdict.tests} and secret.nodeid in kept
-    write_reports(verdict, out, get_challenge("toy-challenge").meta.limits, ("html",), audience=html.CANDIDATE)
-    candidate = (out / "report.html").read_text()
+    for_candidate = tmp_path / "for-candidate"
+    code = cli.main(["grade", str(submission), "--challenge", "toy-challenge", "--out", str(for_candidate),
+                     "--format", "html", "--audience", "candidate"])
+    assert code == 0, capsys.readouterr().err
+    candidate = (for_candidate / "report.html").read_text()
     assert "test_secret_inputs" not in candidate and "(4 x 5;" not in candidate
     assert "Hidden tests: 0 / 3 points" in candidate and "test_small" in candidate

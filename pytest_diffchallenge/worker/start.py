@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,6 +58,9 @@ def no_thread_pool_yet() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # As `python -B` (-I ignores $PYTHONDONTWRITEBYTECODE): the probes are imported before the sandbox, and no
+    # grading writes a .pyc into the bank or the kit.
+    sys.dont_write_bytecode = True
     args = parse(argv)
     return_freed_memory()
     set_limits(args.address_space, args.max_processes)

@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen-fd", type=int, required=True, help="a listening SOCK_SEQPACKET Unix socket")
     parser.add_argument("--lifeline-fd", type=int, required=True, help="a pipe's read end the grader holds open")
     args = parser.parse_args(argv)
+    sys.dont_write_bytecode = True  # as `python -B`, for what it preloads: no grading writes a .pyc into the kit
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of workers stay below the template, which kills them
     preload()

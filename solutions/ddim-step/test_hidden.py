@@ -16,8 +16,9 @@ LOW_PRECISION = [torch.float16, torch.bfloat16]
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
 def test_timestep_spacings(equivalence, probes, hidden_seed, spacing):
     for prediction_type in PREDICTION_TYPES:
-        # step_index is never the last step, where every spacing agrees
-        equivalence.check("step", **STEP, num_inference_steps=7, step_index=hidden_seed % 6,
+        # Step 4 of 7, pinned: at the last step every spacing agrees, and at trailing's step 3 the next entry of
+        # the schedule happens to be t - T // n as well, so a secret must not pick the step.
+        equivalence.check("step", **STEP, num_inference_steps=7, step_index=4,
                           config={**probes.BASE_CONFIG, "timestep_spacing": spacing,
                                   "prediction_type": prediction_type}, **probes.random_inputs(hidden_seed))
 
