@@ -1,4 +1,5 @@
-"""The trusted engine against hostile submissions: the verdict stays true and the report stays valid."""
+"""The trusted engine against hostile submissions: the verdict stays true and the report stays valid, down to its
+figures and messages (the hostile corpus, tests/test_hostile.py, grades every other classic and checks the damage)."""
 
 import time
 
@@ -8,7 +9,7 @@ from diffchallenge.grading import grade
 from pytest_diffchallenge.client import WorkerClient
 from pytest_diffchallenge.figures import TENSOR_MEMORY_CEILING
 from pytest_diffchallenge.metadata import load_challenge
-from pytest_diffchallenge.verdict import Reason, Status, Verdict
+from pytest_diffchallenge.verdict import Status, Verdict
 
 
 def assert_valid(verdict: Verdict) -> None:
@@ -38,17 +39,8 @@ def test_starter_scores_zero_with_a_readable_message(tmp_path):
         assert "NotImplementedError: scaled_sum is not implemented yet" in test.message
 
 
-def test_tampering_with_checks_changes_nothing(grade_toy):
-    verdict = grade_toy("tampers_with_checks")
-    assert_valid(verdict)
-    assert verdict.score == 0
-    assert all("does not match" in t.message or "constant" in t.message for t in verdict.tests)
 
 
-def test_printed_fake_passes_change_nothing(grade_toy):
-    verdict = grade_toy("prints_fake_passes")
-    assert_valid(verdict)
-    assert verdict.score == 0
 
 
 def test_forged_results_file_is_overwritten_and_the_daemon_reaped(grade_toy, tmp_path):
@@ -70,17 +62,8 @@ def test_infinite_loop_times_out_and_later_tests_are_not_run(grade_toy):
     assert all(t.status is Status.FAILED for t in verdict.tests)
 
 
-def test_huge_allocation_fails_with_a_clear_message(grade_toy):
-    verdict = grade_toy("memory_bomb")
-    assert_valid(verdict)
-    assert verdict.score == 0
-    assert "can't allocate memory" in verdict.tests[0].message
 
 
-def test_resident_memory_blowup_is_stopped(grade_toy):
-    verdict = grade_toy("resident_memory_bomb")
-    assert_valid(verdict)
-    assert "resident memory, over its 1500.00 MiB limit" in verdict.tests[0].message
 
 
 def test_tensor_memory_ceiling(grade_toy):
@@ -92,34 +75,12 @@ def test_tensor_memory_ceiling(grade_toy):
     assert tests["test_memory"].figures[TENSOR_MEMORY_CEILING] == 6 * 1024**2, "the reports show the ceiling applied"
 
 
-def test_exit_and_segfault_are_failures(grade_toy):
-    exited = grade_toy("exits")
-    crashed = grade_toy("segfaults")
-    for verdict in (exited, crashed):
-        assert_valid(verdict)
-        assert verdict.score == 0
-    assert "worker exited with code 3" in exited.tests[0].message
-    assert "killed by signal SIGSEGV" in crashed.tests[0].message
 
 
-def test_forbidden_api_loses_points_and_says_why(grade_toy):
-    verdict = grade_toy("forbidden_call")
-    assert_valid(verdict)
-    assert verdict.score == 0
-    assert "torch.add is forbidden in this challenge" in verdict.tests[0].message
 
 
-def test_syntax_error_is_graded_not_crashed(grade_toy):
-    verdict = grade_toy("syntax_error")
-    assert_valid(verdict)
-    assert verdict.score == 0
-    assert "solution.py could not be imported: SyntaxError" in verdict.tests[0].message
 
 
-def test_secret_is_out_of_the_workers_reach(grade_toy):
-    verdict = grade_toy("reads_secret")
-    assert_valid(verdict)
-    assert verdict.score == 6, [t.message for t in verdict.tests]
 
 
 def test_probes_that_take_a_device_get_the_grading_device(tmp_path):
@@ -134,14 +95,3 @@ def test_probes_that_take_a_device_get_the_grading_device(tmp_path):
         assert worker.call("anywhere") == {"device": "none asked"}
     finally:
         worker.stop()
-
-
-def test_hidden_test_source_never_reaches_a_visible_message(grade_toy):
-    verdict = grade_toy("publishes_hidden_tests")
-    assert_valid(verdict)
-    hidden_source = (TOY.parent.parent / "solutions" / "toy-challenge" / "test_hidden.py").read_text()
-    quoted = [line.strip() for line in hidden_source.splitlines() if len(line.strip()) >= 16]
-    for test in verdict.tests:
-        if not test.hidden:
-            assert test.status is Status.FAILED and test.reason is Reason.RAISED
-            assert not any(line in test.message for line in quoted), test.message
