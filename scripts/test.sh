@@ -7,7 +7,7 @@ bash scripts/setup.sh
 start=$(date +%s)
 PYTEST=(.venv/bin/python -m pytest -ra -p no:cacheprovider --durations=10)
 # The suite is four pytest runs, each keeping about one core busy: every challenge's verify, the hostile cases
-# under the local runner, those under the Docker runner, and the rest (README, "Quick start", has their times
+# under the local runner, those under the Docker runner, and the rest (README, "The two commands", has their times
 # side by side). The hostile cases under Docker watch the whole machine (its /tmp, /dev/shm, bank, kit, venv and
 # containers), so nothing else may write there meanwhile: verify and the local hostile cases (each grading in
 # a throwaway view of the machine) get their own TMPDIR, pytest folder and /dev/shm (a mount namespace, as
