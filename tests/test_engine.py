@@ -1,5 +1,6 @@
 """The trusted engine against hostile submissions: the verdict stays true and the report stays valid, down to its
-figures and messages (the hostile corpus, tests/test_hostile.py, grades every other classic and checks the damage)."""
+figures and every test's message (the hostile corpus, tests/test_hostile.py, grades every other classic and
+checks the damage)."""
 
 import time
 
@@ -39,8 +40,11 @@ def test_starter_scores_zero_with_a_readable_message(tmp_path):
         assert "NotImplementedError: scaled_sum is not implemented yet" in test.message
 
 
-
-
+def test_tampering_with_checks_changes_nothing(grade_toy):
+    verdict = grade_toy("tampers_with_checks")
+    assert_valid(verdict)
+    assert verdict.score == 0
+    assert all("does not match" in t.message or "constant" in t.message for t in verdict.tests)
 
 
 def test_forged_results_file_is_overwritten_and_the_daemon_reaped(grade_toy, tmp_path):
@@ -62,10 +66,6 @@ def test_infinite_loop_times_out_and_later_tests_are_not_run(grade_toy):
     assert all(t.status is Status.FAILED for t in verdict.tests)
 
 
-
-
-
-
 def test_tensor_memory_ceiling(grade_toy):
     tests = by_name(grade_toy("tensor_memory_hog"))
     assert tests["test_small"].status is Status.PASSED
@@ -73,14 +73,6 @@ def test_tensor_memory_ceiling(grade_toy):
     assert "exceeds the ceiling of 6.00 MiB" in tests["test_memory"].message
     assert tests["test_memory"].figures["peak_tensor_memory_bytes"] > 6 * 1024**2
     assert tests["test_memory"].figures[TENSOR_MEMORY_CEILING] == 6 * 1024**2, "the reports show the ceiling applied"
-
-
-
-
-
-
-
-
 
 
 def test_probes_that_take_a_device_get_the_grading_device(tmp_path):

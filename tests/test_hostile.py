@@ -138,7 +138,7 @@ CASES = [
     Case("returns_wrong_shape", "classic",
          Expect("below", ((T_SMALL, Reason.WRONG_OUTPUT), (T_HIDDEN, Reason.WRONG_OUTPUT)), fragment="shape")),
     Case("returns_wrong_device", "classic", ZERO),
-    Case("forbidden_call", "classic", zero(Reason.FORBIDDEN_API, "torch.add is forbidden")),
+    Case("forbidden_call", "classic", zero(Reason.FORBIDDEN_API, "torch.add is forbidden in this challenge")),
     # 1. killing the parent
     Case("kills_parent", "1", FULL),
     Case("interrupts_parent", "1", FULL),
